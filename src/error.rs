@@ -1,0 +1,118 @@
+//! Errors: how a task can fail to produce its value, and how building a coordinator
+//! can fail.
+
+use std::fmt;
+
+/// Why a token resolved without the task's value.
+///
+/// ```
+/// use tokengate::{Coordinator, Op, TaskError};
+///
+/// let gate = Coordinator::builder().workers(1).build().unwrap();
+/// let err = gate.spawn(&Op::new("boom"), || panic!("bad input")).wait().unwrap_err();
+/// assert!(matches!(err, TaskError::Panicked { ref message } if message == "bad input"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task's closure panicked. The worker caught the panic and went on serving.
+    Panicked {
+        /// The panic payload if it was a string, otherwise a placeholder.
+        message: String,
+    },
+    /// [`Token::cancel`](crate::Token::cancel) was called before the task started, so its
+    /// closure never ran.
+    Cancelled,
+    /// The coordinator shut down before the task could run: it was spawned after
+    /// [`Coordinator::shutdown`](crate::Coordinator::shutdown), or it was still queued when
+    /// the coordinator was dropped.
+    Shutdown,
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked { message } => write!(f, "task panicked: {message}"),
+            TaskError::Cancelled => f.write_str("task was cancelled before it started"),
+            TaskError::Shutdown => f.write_str("coordinator shut down before the task ran"),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+impl TaskError {
+    /// Builds `Panicked` from a payload caught by `catch_unwind`.
+    pub(crate) fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "<non-string panic payload>".to_string()
+        };
+        TaskError::Panicked { message }
+    }
+}
+
+/// Why [`Builder::build`](crate::Builder::build) refused to start a coordinator.
+///
+/// ```
+/// use tokengate::{BuildError, Coordinator};
+///
+/// let err = Coordinator::builder().workers(0).build().unwrap_err();
+/// assert!(matches!(err, BuildError::ZeroWorkers));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `workers(0)` was requested: a coordinator needs at least one worker.
+    ZeroWorkers,
+    /// More workers were requested than tokengate supports (see [`MAX_WORKERS`](crate::MAX_WORKERS)).
+    TooManyWorkers {
+        /// The number requested.
+        requested: usize,
+    },
+    /// `reserve_for_light(k)` left no worker allowed to run `Heavy` work.
+    ReserveTooLarge {
+        /// Workers reserved for non-heavy work.
+        reserved: usize,
+        /// Workers in the pool.
+        workers: usize,
+    },
+    /// The operating system refused to start a worker thread.
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::ZeroWorkers => f.write_str("a coordinator needs at least one worker, got workers(0)"),
+            BuildError::TooManyWorkers { requested } => {
+                write!(f, "workers({requested}) exceeds the maximum of {}", crate::MAX_WORKERS)
+            }
+            BuildError::ReserveTooLarge { reserved, workers } => write!(
+                f,
+                "reserve_for_light({reserved}) leaves no worker for Heavy tasks in a pool of {workers}; \
+                 it must be less than the worker count"
+            ),
+            BuildError::Spawn(e) => write!(f, "failed to start a worker thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Stops the process when one of tokengate's own invariants is broken. Continuing
+/// could run a task twice or lose one, which is worse than a loud stop.
+pub(crate) fn fatal(what: &str) -> ! {
+    eprintln!("tokengate: internal invariant broken: {what}; aborting");
+    std::process::abort()
+}

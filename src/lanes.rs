@@ -1,0 +1,387 @@
+//! Queues: the global injector, each worker's weight lanes, and its pinned lanes;
+//! plus the order a worker searches them and the weight-aware stealing rules.
+//!
+//! # Lanes
+//!
+//! - **Injector**, one per weight: tasks spawned from outside the pool (FIFO).
+//! - **Local lanes**, three per worker (Light, Medium, Heavy): tasks a worker spawns
+//!   itself. LIFO for the owner, so a task that waits on the child it just spawned
+//!   finds it on top; thieves take the oldest end.
+//! - **Pinned lanes**, two per worker, which thieves never touch: a LIFO deque that only
+//!   the owner pushes to (children of its own domain members), and an inbox that any
+//!   thread pushes to (sticky and domain work placed from elsewhere).
+//!
+//! # Search order (see [`Worker::find_work`](crate::worker))
+//!
+//! 1. Own pinned lanes: only this worker can run them, and they are the work that a
+//!    domain member is waiting on.
+//! 2. Own local lanes, Light → Medium → Heavy: cache-warm, no contention, and light
+//!    first because light tasks are latency-sensitive and clear quickly.
+//! 3. The injector, Light → Medium → Heavy: unowned work; taking it disturbs nobody,
+//!    and outside submitters wait on it. Every 61st search checks the injector first,
+//!    so a worker whose tasks keep spawning cannot starve outside submissions.
+//! 4. Steal from other workers: Heavy first (worth migrating), then Medium, then Light.
+//!
+//! # Stealing rules
+//!
+//! - **Heavy**: one task at a time, from the victim with the most queued heavy work.
+//!   Heavy work is only taken with a heavy permit (see [`HeavyGate`]).
+//! - **Medium**: small batches (up to 8), from the busiest victim.
+//! - **Light**: batches (crossbeam's half-the-queue, up to 32), from the busiest victim:
+//!   a single light task is not worth the cache misses of a migration.
+
+use crate::op::Weight;
+use crate::sync::{AtomicUsize, CachePadded, Injector, Ordering, Steal, Stealer, Worker, TUNING};
+use crate::task::TaskRef;
+
+/// The parts of the queues every thread can reach.
+pub(crate) struct SharedLanes {
+    injector: [Injector<TaskRef>; 3],
+    remote: Box<[Remote]>,
+}
+
+/// Worker `w`'s queues as other threads see them.
+struct Remote {
+    stealers: [Stealer<TaskRef>; 3],
+    inbox: Injector<TaskRef>,
+}
+
+/// The parts of the queues only the owning worker thread touches.
+pub(crate) struct LocalLanes {
+    deques: [Worker<TaskRef>; 3],
+    pinned: Worker<TaskRef>,
+}
+
+/// Where a task was found: decides the heavy permit and the statistics.
+pub(crate) struct Found {
+    pub task: TaskRef,
+    /// A heavy permit was taken for this task and must be released after it runs.
+    pub permit: bool,
+    /// Tasks moved from another worker's lanes (0 if not stolen).
+    pub stolen: usize,
+}
+
+impl SharedLanes {
+    /// Builds the shared queues and each worker's private half.
+    pub(crate) fn new(workers: usize) -> (Self, Vec<LocalLanes>) {
+        let locals: Vec<LocalLanes> = (0..workers)
+            .map(|_| LocalLanes {
+                deques: [Worker::new_lifo(), Worker::new_lifo(), Worker::new_lifo()],
+                pinned: Worker::new_lifo(),
+            })
+            .collect();
+        let remote = locals
+            .iter()
+            .map(|l| Remote {
+                stealers: [
+                    l.deques[0].stealer(),
+                    l.deques[1].stealer(),
+                    l.deques[2].stealer(),
+                ],
+                inbox: Injector::new(),
+            })
+            .collect();
+        let injector = [Injector::new(), Injector::new(), Injector::new()];
+        (SharedLanes { injector, remote }, locals)
+    }
+
+    pub(crate) fn push_injector(&self, weight: Weight, task: TaskRef) {
+        self.injector[weight.index()].push(task);
+    }
+
+    pub(crate) fn push_inbox(&self, worker: usize, task: TaskRef) {
+        self.remote[worker].inbox.push(task);
+    }
+
+    /// Tasks queued for worker `w` (its lanes and inbox): its load for placement.
+    pub(crate) fn queued_on(&self, w: usize) -> usize {
+        let r = &self.remote[w];
+        r.inbox.len() + r.stealers.iter().map(Stealer::len).sum::<usize>()
+    }
+
+    /// True if any queue a thief or the injector could serve is non-empty.
+    pub(crate) fn has_stealable(&self) -> bool {
+        self.injector.iter().any(|q| !q.is_empty())
+            || self
+                .remote
+                .iter()
+                .any(|r| r.stealers.iter().any(|s| !s.is_empty()))
+    }
+
+    /// Drains every shared queue, resolving what is left as `Shutdown`.
+    pub(crate) fn drain_shared(&self) {
+        for q in self
+            .injector
+            .iter()
+            .chain(self.remote.iter().map(|r| &r.inbox))
+        {
+            drain_injector(q);
+        }
+    }
+
+    fn from_injector(&self, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> Option<Found> {
+        let light = &self.injector[Weight::Light.index()];
+        let medium = &self.injector[Weight::Medium.index()];
+        let found = retry(|| light.steal_batch_and_pop(&local.deques[Weight::Light.index()]))
+            .or_else(|| {
+                retry(|| medium.steal_batch_with_limit_and_pop(local.medium(), TUNING.medium_batch))
+            });
+        if let Some(task) = found {
+            return Some(Found {
+                task,
+                permit: false,
+                stolen: 0,
+            });
+        }
+        let lane = &self.injector[Weight::Heavy.index()];
+        if lane.is_empty() {
+            return None;
+        }
+        heavy
+            .with_permit(|| retry(|| lane.steal()))
+            .map(|(task, permit)| Found {
+                task,
+                permit,
+                stolen: 0,
+            })
+    }
+
+    /// The victim (not `me`) with the longest `weight` lane, if any is non-empty.
+    fn busiest(&self, me: usize, weight: Weight) -> Option<&Stealer<TaskRef>> {
+        self.remote
+            .iter()
+            .enumerate()
+            .filter(|(w, _)| *w != me)
+            .map(|(_, r)| &r.stealers[weight.index()])
+            .map(|s| (s.len(), s))
+            .filter(|(len, _)| *len > 0)
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, s)| s)
+    }
+
+    fn steal(&self, me: usize, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> Option<Found> {
+        if let Some(victim) = self.busiest(me, Weight::Heavy) {
+            if let Some((task, permit)) = heavy.with_permit(|| retry(|| victim.steal())) {
+                return Some(Found {
+                    task,
+                    permit,
+                    stolen: 1,
+                });
+            }
+        }
+        for weight in [Weight::Medium, Weight::Light] {
+            let Some(victim) = self.busiest(me, weight) else {
+                continue;
+            };
+            let dest = &local.deques[weight.index()];
+            let before = dest.len();
+            let task = match weight {
+                Weight::Medium => {
+                    retry(|| victim.steal_batch_with_limit_and_pop(dest, TUNING.medium_batch))
+                }
+                _ => retry(|| victim.steal_batch_and_pop(dest)),
+            };
+            if let Some(task) = task {
+                let stolen = 1 + dest.len().saturating_sub(before);
+                return Some(Found {
+                    task,
+                    permit: false,
+                    stolen,
+                });
+            }
+        }
+        None
+    }
+
+    /// Searches for work for worker `me`, in the documented order. Heavy work from a
+    /// stealable lane is only taken through `heavy` (the reservation).
+    pub(crate) fn find_work(
+        &self,
+        me: usize,
+        local: &LocalLanes,
+        tick: u32,
+        heavy: &HeavyAccess<'_>,
+    ) -> Option<Found> {
+        if tick % 61 == 0 {
+            if let Some(found) = self.from_injector(local, heavy) {
+                return Some(found);
+            }
+        }
+        if let Some(task) = self.pinned(me, local) {
+            return Some(Found {
+                task,
+                permit: false,
+                stolen: 0,
+            });
+        }
+        for weight in [Weight::Light, Weight::Medium] {
+            if let Some(task) = local.deques[weight.index()].pop() {
+                return Some(Found {
+                    task,
+                    permit: false,
+                    stolen: 0,
+                });
+            }
+        }
+        let lane = &local.deques[Weight::Heavy.index()];
+        if !lane.is_empty() {
+            if let Some((task, permit)) = heavy.with_permit(|| lane.pop()) {
+                return Some(Found {
+                    task,
+                    permit,
+                    stolen: 0,
+                });
+            }
+        }
+        self.from_injector(local, heavy)
+            .or_else(|| self.steal(me, local, heavy))
+    }
+
+    /// Pops worker `me`'s pinned work: its own LIFO lane, then its inbox.
+    pub(crate) fn pinned(&self, me: usize, local: &LocalLanes) -> Option<TaskRef> {
+        local
+            .pinned
+            .pop()
+            .or_else(|| retry(|| self.remote[me].inbox.steal()))
+    }
+
+    /// True if worker `me` has pinned work queued.
+    pub(crate) fn has_pinned(&self, me: usize, local: &LocalLanes) -> bool {
+        !local.pinned.is_empty() || !self.remote[me].inbox.is_empty()
+    }
+}
+
+impl LocalLanes {
+    fn medium(&self) -> &Worker<TaskRef> {
+        &self.deques[Weight::Medium.index()]
+    }
+
+    pub(crate) fn push(&self, weight: Weight, task: TaskRef) {
+        self.deques[weight.index()].push(task);
+    }
+
+    pub(crate) fn push_pinned(&self, task: TaskRef) {
+        self.pinned.push(task);
+    }
+
+    /// Pops everything left in this worker's private lanes and its inbox, resolving
+    /// each task as `Shutdown`.
+    pub(crate) fn drain(&self, shared: &SharedLanes, me: usize) {
+        for q in self.deques.iter().chain(std::iter::once(&self.pinned)) {
+            while let Some(task) = q.pop() {
+                task.abort(crate::TaskError::Shutdown);
+            }
+        }
+        drain_injector(&shared.remote[me].inbox);
+    }
+}
+
+fn drain_injector(q: &Injector<TaskRef>) {
+    loop {
+        match q.steal() {
+            Steal::Success(task) => task.abort(crate::TaskError::Shutdown),
+            Steal::Retry => continue,
+            Steal::Empty => break,
+        }
+    }
+}
+
+/// Repeats a steal while it asks to be retried.
+fn retry(mut f: impl FnMut() -> Steal<TaskRef>) -> Option<TaskRef> {
+    loop {
+        match f() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => crate::sync::spin_hint(),
+        }
+    }
+}
+
+/// The heavy reservation: at most `limit` workers run `Heavy` work at once.
+///
+/// `running` counts workers holding a permit. A worker takes a permit before it
+/// takes heavy work from a stealable lane, and gives it back when that task
+/// finishes. Nested heavy tasks, run while their worker waits inside a heavy task,
+/// reuse the outer permit. Pinned heavy tasks (anchors, domains) are exempt: they
+/// cannot move, so making them wait for a permit held elsewhere could strand them.
+pub(crate) struct HeavyGate {
+    running: CachePadded<AtomicUsize>,
+    limit: usize,
+}
+
+impl HeavyGate {
+    pub(crate) fn new(limit: usize) -> Self {
+        HeavyGate {
+            running: CachePadded::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+
+    /// Takes a permit if fewer than `limit` are held.
+    pub(crate) fn try_acquire(&self) -> bool {
+        let mut n = self.running.load(Ordering::Relaxed);
+        loop {
+            if n >= self.limit {
+                return false;
+            }
+            // ORDERING: Relaxed is enough: the cap is a property of this one counter,
+            // and read-modify-writes on one location are totally ordered.
+            match self
+                .running
+                .compare_exchange_weak(n, n + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => n = actual,
+            }
+        }
+    }
+
+    pub(crate) fn release(&self) {
+        self.running.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Permits currently held.
+    pub(crate) fn held(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+/// How one worker may take heavy work right now.
+pub(crate) struct HeavyAccess<'a> {
+    pub gate: &'a HeavyGate,
+    /// The worker already holds a permit (it is inside a heavy task): reuse it.
+    pub holding: bool,
+    /// The worker is blocked inside `wait()`. It may run heavy work beyond the cap,
+    /// because refusing work the pool is waiting for could deadlock it (a light task
+    /// waiting on a heavy one while every permit is held by tasks waiting on it).
+    pub helping: bool,
+}
+
+impl HeavyAccess<'_> {
+    /// Runs `take` if heavy work is allowed now. Returns the task and whether a new
+    /// permit was taken for it (to be released after it runs).
+    fn with_permit(&self, take: impl FnOnce() -> Option<TaskRef>) -> Option<(TaskRef, bool)> {
+        let taken = if self.holding {
+            false
+        } else if self.gate.try_acquire() {
+            true
+        } else if self.helping {
+            false
+        } else {
+            return None;
+        };
+        match take() {
+            Some(task) => Some((task, taken)),
+            None => {
+                if taken {
+                    self.gate.release();
+                }
+                None
+            }
+        }
+    }
+}

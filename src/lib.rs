@@ -1,0 +1,117 @@
+//! # tokengate
+//!
+//! A no-async, lock-free, work-stealing scheduler for ordinary synchronous functions.
+//!
+//! You declare an operation once, as a name plus tags ([`Op`]). Every call of it
+//! returns a [`Token`] instead of running inline. The [`Coordinator`] routes tokens
+//! to one worker thread per core, each pinned to its core. A token can be blocked
+//! on from sync code ([`Token::wait`]) or `.await`ed from any async runtime.
+//!
+//! ```
+//! use tokengate::{Coordinator, Op, Weight};
+//!
+//! fn is_prime(n: u64) -> bool {
+//!     n > 1 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+//! }
+//!
+//! let gate = Coordinator::builder().workers(2).build()?;
+//! let op = Op::new("prime_check").weight(Weight::Medium);
+//! let tokens: Vec<_> = (1..=100u64).map(|n| gate.spawn(&op, move || is_prime(n))).collect();
+//! let primes = tokens.into_iter().filter(|_| true).map(|t| t.wait().unwrap()).filter(|p| *p).count();
+//! assert_eq!(primes, 25);
+//! gate.shutdown();
+//! # Ok::<(), tokengate::BuildError>(())
+//! ```
+//!
+//! # Concepts
+//!
+//! - **Op**: a name, a [`Weight`] and at most one locality tag. Cheap to clone.
+//! - **Weight**: `Light`, `Medium` (the default) or `Heavy`. It picks the lane a task
+//!   waits in and how it may be stolen.
+//! - **Token**: one allocation per call, holding the closure, the result slot and an
+//!   `AtomicWaker`. Resolves to `Ok(value)` or a [`TaskError`]: `Panicked`,
+//!   `Cancelled` or `Shutdown`. Every token always resolves.
+//! - **Coordinator**: the pool. `Send + Sync`. A [`Handle`] is a cheap clone for
+//!   spawning from other threads or from inside tasks.
+//!
+//! # Search order and stealing rules
+//!
+//! A worker looks for work in this order:
+//!
+//! 1. **Its own pinned lanes** (sticky and domain work): only it can run them.
+//! 2. **Its own lanes**, Light → Medium → Heavy. They are cache-warm and
+//!    uncontended, and a LIFO pop finds the child a task just spawned.
+//! 3. **The global injector** (tasks submitted from outside). Taking from it
+//!    disturbs no other worker. Every 61st search looks here first, so that
+//!    outside work is never starved.
+//! 4. **Stealing** from other workers:
+//!    - `Heavy` first, **one task at a time, from the victim with the most queued
+//!      heavy work**. Heavy tasks are worth the cost of migrating.
+//!    - `Medium` in small batches (up to 8) from the busiest victim.
+//!    - `Light` **only in batches** (`steal_batch_and_pop`: half the victim's queue,
+//!      up to 32). One light task is not worth a migration.
+//!
+//! **Heavy reservation**: [`Builder::reserve_for_light`]`(k)` lets at most `N − k`
+//! workers run `Heavy` work at once. The default is `k = N / 4`, which is 0 below
+//! 4 cores, so small machines keep full heavy throughput. A worker blocked in
+//! `wait()` may exceed the cap, because refusing the work it waits for could
+//! deadlock. Pinned heavy tasks are exempt: they cannot move.
+//!
+//! # Waiting, cancelling, panics, shutdown
+//!
+//! - `wait()` on a worker thread runs other queued work until the token resolves,
+//!   so a task may wait on its own children even with one worker.
+//! - [`Token::cancel`] on a queued task means its closure never runs, and the token
+//!   resolves `Cancelled`. A running task is not interrupted: it finishes with its
+//!   value, but [`is_cancelled`] turns true inside it.
+//! - A panic in a task is caught and reported as `TaskError::Panicked`. The worker
+//!   goes on. A broken internal invariant aborts the process loudly.
+//! - [`Coordinator::shutdown`] is graceful: it runs everything queued, then joins.
+//!   Dropping a coordinator without it: queued tasks resolve `Shutdown`, running
+//!   tasks finish, and the threads are joined. A spawn after shutdown resolves
+//!   `Shutdown`.
+//!
+//! # Locality
+//!
+//! - **Sticky anchors** ([`Op::sticky_anchor`]): every active (queued or running)
+//!   token with the same anchor runs on one worker, and is never stolen.
+//! - **Lead domains** ([`Op::external_calls`]): a lead opens a domain, whose seed
+//!   is a SHA-256 of the token id and call list ([`Token::domain_seed`]).
+//!   Everything spawned while a member runs joins the domain on the same worker,
+//!   and the domain is released when the lead and all its descendants are done.
+//!
+//! The module docs of the source (`locality.rs`) give the exact rules and the
+//! table's collision behaviour.
+//!
+//! # Design notes
+//!
+//! The token state machine is documented in `src/task.rs`, and the sleep/wake
+//! protocol in `src/sleep/README.md`. All atomics and queues go through `src/sync`,
+//! which switches to loom under `--cfg tokengate_loom` (see `loom-tests/`).
+
+#![warn(missing_docs)]
+
+mod coordinator;
+mod error;
+mod lanes;
+mod locality;
+mod op;
+mod sleep;
+mod sync;
+mod task;
+mod token;
+mod worker;
+
+/// Internals for the loom models in `loom-tests/`; exists only under `--cfg tokengate_loom`.
+#[cfg(tokengate_loom)]
+#[doc(hidden)]
+pub mod loom_api;
+
+pub use coordinator::{default_coordinator, spawn, Builder, Coordinator, Handle, MAX_WORKERS};
+pub use error::{BuildError, TaskError};
+pub use locality::LocalityStats;
+pub use op::{Free, Lead, Op, Sticky, Weight};
+pub use token::Token;
+pub use worker::{current_worker, is_cancelled, WorkerStats};
+
+pub(crate) use error::fatal;

@@ -1,0 +1,58 @@
+//! The production back-end of the [`sync`](super) shim: std, crossbeam and atomic-waker.
+
+use std::task::Waker;
+
+pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+pub(crate) use crossbeam_utils::CachePadded;
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::Arc;
+pub(crate) use std::thread::{current, park, park_timeout, yield_now, Builder, JoinHandle, Thread};
+pub(crate) use std::thread_local;
+
+use super::Tuning;
+
+/// Measured on the 2-core reference machine: about 60 µs of searching before a
+/// worker parks, which covers a pingpong round trip with room to spare, while an idle
+/// pool still goes quiet within a fraction of a millisecond.
+pub(crate) const TUNING: Tuning = Tuning {
+    idle_spin_rounds: 64,
+    wait_spin_rounds: 64,
+    anchor_slots: 1024,
+    medium_batch: 8,
+};
+
+/// A `std` cell with loom's closure-based access API, so call sites read the same
+/// under both back-ends.
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+/// The waker slot of a token: `atomic_waker::AtomicWaker` behind loom's names.
+#[derive(Debug, Default)]
+pub(crate) struct AtomicWaker(atomic_waker::AtomicWaker);
+
+impl AtomicWaker {
+    pub(crate) fn new() -> Self {
+        Self(atomic_waker::AtomicWaker::new())
+    }
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.0.register(waker);
+    }
+    pub(crate) fn wake(&self) {
+        self.0.wake();
+    }
+}
+
+/// Spin-loop hint used while searching for work or waiting on a token.
+pub(crate) fn spin_hint() {
+    std::hint::spin_loop();
+}

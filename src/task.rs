@@ -1,0 +1,352 @@
+//! The task cell: one allocation holding a task's header, closure and result.
+//!
+//! As in `async-task`, a spawned call is a single heap block, `Cell<F, T>`, whose
+//! first field is an untyped [`Header`]. Queues carry a [`TaskRef`] and the caller
+//! holds a [`Token`](crate::Token); both are thin pointers to the header and each owns
+//! one reference. Typed work (running the closure, reading the result, freeing) goes
+//! through a per-`(F, T)` [`VTable`].
+//!
+//! # The state word
+//!
+//! `Header::state` packs the stage, one flag and the reference count:
+//!
+//! | bits  | name      | meaning |
+//! |-------|-----------|---------|
+//! | 0..2  | stage     | `QUEUED`, `RUNNING` or `DONE`, below |
+//! | 2     | `CANCEL`  | `cancel()` was called; polled by [`is_cancelled`](crate::is_cancelled) |
+//! | 3..   | refs      | live `TaskRef`s plus `Token`s, in units of `REF_ONE` |
+//!
+//! Stages, and who may move between them:
+//!
+//! - `QUEUED`: the closure is in the slot and the task sits in a queue. Anyone holding
+//!   a reference may *claim* it with a CAS to `RUNNING`: a worker about to run it, the
+//!   token's `cancel()`, or a thread resolving it as `Shutdown`. Exactly one claim wins.
+//! - `RUNNING`: the winner owns the slot exclusively. It runs (or drops) the closure,
+//!   writes the result, releases the task's locality pin, then publishes `DONE`.
+//! - `DONE`: the result is in the slot and never changes again. Only the token reads
+//!   it, once. `DONE` is terminal.
+//!
+//! So every task is resolved exactly once: by running, by cancellation, or by shutdown.
+//! A `TaskRef` dropped while its task is still `QUEUED` resolves it as `Shutdown`,
+//! which is the safety net that makes "every token resolves" hold even if a queue is
+//! dropped wholesale.
+
+use std::mem::MaybeUninit;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
+
+use crate::error::TaskError;
+use crate::locality::Placement;
+use crate::sync::{AtomicUsize, AtomicWaker, Ordering, UnsafeCell};
+
+const STAGE: usize = 0b11;
+const QUEUED: usize = 0b00;
+const RUNNING: usize = 0b01;
+const DONE: usize = 0b10;
+const CANCEL: usize = 0b100;
+const REF_ONE: usize = 0b1000;
+
+/// Untyped metadata every task carries.
+pub(crate) struct Meta {
+    /// Process-unique id (see [`next_id`]).
+    pub id: u64,
+    /// Where the task must run, and what to release when it finishes.
+    pub placement: Placement,
+}
+
+/// The untyped start of every task allocation.
+pub(crate) struct Header {
+    state: AtomicUsize,
+    /// Woken once, after `DONE` is published.
+    pub(crate) waker: AtomicWaker,
+    vtable: &'static VTable,
+    pub(crate) meta: Meta,
+}
+
+struct VTable {
+    /// Runs the closure and stores its result. Caller must have claimed the task.
+    run: unsafe fn(NonNull<Header>),
+    /// Drops the closure and stores `Err(err)`. Caller must have claimed the task.
+    abort: unsafe fn(NonNull<Header>, TaskError),
+    /// Moves the result into `out` (a `*mut MaybeUninit<Result<T, TaskError>>`).
+    /// Caller must be the token and must have observed `DONE`.
+    read: unsafe fn(NonNull<Header>, *mut ()),
+    /// Frees the allocation. Caller must have dropped the last reference.
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+enum Stage<F, T> {
+    Pending(F),
+    Running,
+    Done(Result<T, TaskError>),
+    Consumed,
+}
+
+#[repr(C)]
+struct Cell<F, T> {
+    header: Header,
+    stage: UnsafeCell<Stage<F, T>>,
+}
+
+impl<F, T> Cell<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    const VTABLE: VTable = VTable {
+        run: Self::run,
+        abort: Self::abort,
+        read: Self::read,
+        dealloc: Self::dealloc,
+    };
+
+    unsafe fn run(ptr: NonNull<Header>) {
+        // SAFETY: `ptr` came from `new` for this `(F, T)`, so it points to a live
+        // `Cell<F, T>` (`repr(C)`, header first); the caller holds a reference.
+        let cell = unsafe { ptr.cast::<Cell<F, T>>().as_ref() };
+        // SAFETY: the caller won the claim, so it has exclusive access to the slot.
+        let stage = cell
+            .stage
+            .with_mut(|s| unsafe { std::ptr::replace(s, Stage::Running) });
+        let Stage::Pending(f) = stage else {
+            crate::fatal("claimed task had no closure")
+        };
+        let result = catch_unwind(AssertUnwindSafe(f)).map_err(TaskError::from_panic);
+        // SAFETY: still the exclusive owner of the slot until `DONE` is published.
+        cell.stage.with_mut(|s| unsafe { *s = Stage::Done(result) });
+    }
+
+    unsafe fn abort(ptr: NonNull<Header>, err: TaskError) {
+        // SAFETY: as in `run`: a live `Cell<F, T>`, and the caller won the claim.
+        let cell = unsafe { ptr.cast::<Cell<F, T>>().as_ref() };
+        // SAFETY: exclusive access to the slot, as above.
+        let stage = cell
+            .stage
+            .with_mut(|s| unsafe { std::ptr::replace(s, Stage::Done(Err(err))) });
+        // The closure is dropped here; a panic in its destructor must not kill a worker.
+        drop_quietly(stage);
+    }
+
+    unsafe fn read(ptr: NonNull<Header>, out: *mut ()) {
+        // SAFETY: a live `Cell<F, T>`; the caller observed `DONE` with Acquire, so the
+        // result write happened-before, and nobody writes the slot after `DONE`.
+        let cell = unsafe { ptr.cast::<Cell<F, T>>().as_ref() };
+        // SAFETY: the token is the only reader, and reads once.
+        let stage = cell
+            .stage
+            .with_mut(|s| unsafe { std::ptr::replace(s, Stage::Consumed) });
+        let Stage::Done(result) = stage else {
+            crate::fatal("token read a task that was not done")
+        };
+        let out = out.cast::<MaybeUninit<Result<T, TaskError>>>();
+        // SAFETY: `out` is the caller's `MaybeUninit` of exactly this type.
+        unsafe { (*out).write(result) };
+    }
+
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: the allocation came from `Box::into_raw` in `new`, and the caller
+        // dropped the last reference, so nobody else can touch it.
+        let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, T>>().as_ptr()) };
+        drop_quietly(cell);
+    }
+}
+
+/// Drops user data (a closure or an unread result) without letting a panicking
+/// destructor unwind into the scheduler.
+fn drop_quietly<V>(value: V) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+/// Allocates a task. Returns the queue's reference and the token's reference.
+pub(crate) fn new<F, T>(f: F, meta: Meta) -> (TaskRef, NonNull<Header>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let cell = Box::new(Cell {
+        header: Header {
+            state: AtomicUsize::new(QUEUED | 2 * REF_ONE),
+            waker: AtomicWaker::new(),
+            vtable: &Cell::<F, T>::VTABLE,
+            meta,
+        },
+        stage: UnsafeCell::new(Stage::<F, T>::Pending(f)),
+    });
+    // SAFETY: `Box::into_raw` never returns null.
+    let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(cell)) }.cast::<Header>();
+    (TaskRef { ptr }, ptr)
+}
+
+impl Header {
+    /// Claims a `QUEUED` task for running or resolving. Exactly one caller wins.
+    fn claim(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & STAGE != QUEUED {
+                return false;
+            }
+            // ORDERING: Acquire pairs with the Release that made the task reachable
+            // (queue push or token hand-off), so the winner sees the closure.
+            match self.state.compare_exchange_weak(
+                s,
+                s | RUNNING,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Publishes the result written by the claim's winner and wakes the token.
+    fn publish(&self) {
+        // Locality pins are released before `DONE` becomes visible, so whoever sees
+        // the token finished also sees the pin gone (release is exact, never late).
+        self.meta.placement.release();
+        // ORDERING: Release makes the result write (and the pin release) visible to
+        // the token's Acquire load of `DONE`.
+        let prev = self.state.fetch_add(DONE - RUNNING, Ordering::Release);
+        if prev & STAGE != RUNNING {
+            crate::fatal("published a task that was not running");
+        }
+        // A waker supplied by an async runtime must not be able to kill a worker.
+        let _ = catch_unwind(AssertUnwindSafe(|| self.waker.wake()));
+    }
+
+    /// True once the result is available. Acquire, so a `true` lets the caller read it.
+    pub(crate) fn is_done(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release in `publish`.
+        self.state.load(Ordering::Acquire) & STAGE == DONE
+    }
+
+    /// True if `cancel()` was called on this task's token.
+    pub(crate) fn cancel_requested(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & CANCEL != 0
+    }
+
+    /// Resolves a still-queued task with `err` without running it. False if it was
+    /// already claimed by someone else.
+    pub(crate) fn abort(ptr: NonNull<Header>, err: TaskError) -> bool {
+        // SAFETY: callers hold a reference, so the header is alive.
+        let header = unsafe { ptr.as_ref() };
+        if !header.claim() {
+            return false;
+        }
+        // SAFETY: we won the claim; the vtable matches the allocation.
+        unsafe { (header.vtable.abort)(ptr, err) };
+        header.publish();
+        true
+    }
+
+    /// Sets `CANCEL`, then tries to resolve the task as `Cancelled` before it starts.
+    pub(crate) fn cancel(ptr: NonNull<Header>) -> bool {
+        // SAFETY: the token holds a reference.
+        let header = unsafe { ptr.as_ref() };
+        header.state.fetch_or(CANCEL, Ordering::Relaxed);
+        Header::abort(ptr, TaskError::Cancelled)
+    }
+
+    /// Moves the result out. The caller must be the token and must have seen `is_done`.
+    ///
+    /// # Safety
+    /// `ptr` must be a token's reference, `is_done()` must have returned true, and this
+    /// may be called once per task.
+    pub(crate) unsafe fn read<T>(ptr: NonNull<Header>) -> Result<T, TaskError> {
+        let mut out = MaybeUninit::<Result<T, TaskError>>::uninit();
+        // SAFETY: the vtable's `T` is the token's `T` (both come from `new::<F, T>`),
+        // and the caller guarantees `DONE` was observed and this is the only read.
+        unsafe {
+            let header = ptr.as_ref();
+            (header.vtable.read)(ptr, out.as_mut_ptr().cast());
+            out.assume_init()
+        }
+    }
+
+    /// Drops one reference, freeing the task with the last one.
+    ///
+    /// # Safety
+    /// The caller must own a reference and not use `ptr` afterwards.
+    pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
+        // SAFETY: the caller owns a reference, so the header is alive here.
+        let header = unsafe { ptr.as_ref() };
+        // ORDERING: AcqRel: Release publishes this owner's last use of the task; the
+        // Acquire on the final decrement sees every other owner's, before freeing.
+        let prev = header.state.fetch_sub(REF_ONE, Ordering::AcqRel);
+        if prev < 2 * REF_ONE {
+            // SAFETY: that was the last reference.
+            unsafe { (header.vtable.dealloc)(ptr) };
+        }
+    }
+}
+
+/// A queue's owning handle to a task. Exactly one exists per task.
+pub(crate) struct TaskRef {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: a task's closure and result are `Send`, and all shared header fields are
+// atomics; the slot is only touched by the claim's winner and then by the token.
+unsafe impl Send for TaskRef {}
+
+impl TaskRef {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: we own a reference, so the header is alive while `self` is.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    pub(crate) fn as_ptr(&self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    /// Runs the task if nobody claimed it first (a cancelled task is skipped).
+    /// Returns true if this call ran it.
+    pub(crate) fn run(self) -> bool {
+        let header = self.header();
+        if !header.claim() {
+            return false;
+        }
+        // SAFETY: we won the claim; the vtable matches the allocation.
+        unsafe { (header.vtable.run)(self.ptr) };
+        header.publish();
+        true
+    }
+
+    /// Resolves the task with `err` unless it was already claimed.
+    pub(crate) fn abort(self, err: TaskError) {
+        Header::abort(self.ptr, err);
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // The safety net: a task dropped from a queue without being run still resolves.
+        if self.header().state.load(Ordering::Relaxed) & STAGE == QUEUED {
+            Header::abort(self.ptr, TaskError::Shutdown);
+        }
+        // SAFETY: we own one reference and never use `ptr` again.
+        unsafe { Header::drop_ref(self.ptr) };
+    }
+}
+
+/// Ids handed out per thread in blocks, so spawning from many threads does not
+/// contend on one counter.
+const ID_BLOCK: u64 = 1024;
+
+crate::sync::thread_local! {
+    static IDS: std::cell::Cell<(u64, u64)> = std::cell::Cell::new((0, 0));
+}
+
+/// A process-unique task id, never 0. Unique for the life of the process: a `u64`
+/// handed out in blocks does not wrap in practice.
+pub(crate) fn next_id() -> u64 {
+    IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = crate::sync::next_id_block(ID_BLOCK);
+            end = next + ID_BLOCK;
+        }
+        ids.set((next + 1, end));
+        next
+    })
+}

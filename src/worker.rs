@@ -1,0 +1,376 @@
+//! The worker thread: its loop, how it idles, and what it does while a task waits.
+//!
+//! A worker repeats: find work (in the order documented in `lanes.rs`) and run it.
+//! When it finds none, it searches a little longer as a *spinner*, then parks
+//! (protocol: `sleep/README.md`). A task that calls `Token::wait()` on a worker
+//! thread does not park while there is work it may run: it runs queued tasks (its
+//! own pinned lanes first) until its token resolves. This is what lets a task wait
+//! on its own children with a single worker.
+
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+use std::time::Instant;
+
+use crate::coordinator::Shared;
+use crate::lanes::{Found, HeavyAccess, LocalLanes};
+use crate::locality::Placement;
+use crate::sleep::{backoff, thread_waker};
+use crate::sync::{park, park_timeout, Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, TUNING};
+use crate::task::{Header, TaskRef};
+
+crate::sync::thread_local! {
+    /// The worker running on this thread, if any; set for the thread's whole life.
+    static WORKER: Cell<*const WorkerCtx> = Cell::new(ptr::null());
+    /// The task running on this thread, if any (innermost, when nested by `wait()`).
+    static CURRENT_TASK: Cell<Option<NonNull<Header>>> = Cell::new(None);
+}
+
+/// Per-worker counters and pinning outcome, readable from any thread.
+pub(crate) struct WorkerInfo {
+    executed: AtomicU64,
+    stolen: AtomicU64,
+    core: AtomicUsize,
+    pinned: AtomicBool,
+}
+
+/// A snapshot of one worker's activity, from [`Coordinator::worker_stats`](crate::Coordinator::worker_stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// The worker's index, as returned by [`current_worker`].
+    pub index: usize,
+    /// The CPU it was asked to pin to, if pinning was requested.
+    pub core: Option<usize>,
+    /// Whether pinning to `core` succeeded.
+    pub pinned: bool,
+    /// Tasks it ran (cancelled tasks it skipped are not counted).
+    pub executed: u64,
+    /// Tasks it took from other workers' lanes.
+    pub stolen: u64,
+}
+
+impl WorkerInfo {
+    pub(crate) fn new() -> Self {
+        WorkerInfo {
+            executed: AtomicU64::new(0),
+            stolen: AtomicU64::new(0),
+            core: AtomicUsize::new(usize::MAX),
+            pinned: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn snapshot(&self, index: usize) -> WorkerStats {
+        let core = self.core.load(Ordering::Relaxed);
+        WorkerStats {
+            index,
+            core: (core != usize::MAX).then_some(core),
+            // ORDERING: Acquire pairs with the Release store made before start-up completes.
+            pinned: self.pinned.load(Ordering::Acquire),
+            executed: self.executed.load(Ordering::Relaxed),
+            stolen: self.stolen.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Single-writer increment (only the owning worker writes), so no RMW is needed.
+    fn bump(counter: &AtomicU64, by: u64) {
+        counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+    }
+}
+
+/// Everything a worker thread owns. Lives on the worker's stack for its whole life.
+pub(crate) struct WorkerCtx {
+    index: usize,
+    shared: Arc<Shared>,
+    local: LocalLanes,
+    tick: Cell<u32>,
+    /// True while this worker holds a heavy permit (inside a heavy task).
+    holding_heavy: Cell<bool>,
+}
+
+/// Runs `f` with the current thread's worker context, if it is a worker of `shared`.
+pub(crate) fn with_ctx_of<R>(shared: &Shared, f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
+    with_ctx(|ctx| f(ctx.filter(|c| ptr::eq(&*c.shared, shared))))
+}
+
+fn with_ctx<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
+    let raw = WORKER.with(Cell::get);
+    // SAFETY: `WORKER` is only non-null while `run` is on this thread's stack, with the
+    // context alive in that frame, and `f` cannot outlive this call.
+    f(unsafe { raw.as_ref() })
+}
+
+/// The index of the worker running the calling code, or `None` outside any worker.
+///
+/// ```
+/// use tokengate::{current_worker, Coordinator, Op};
+/// let gate = Coordinator::builder().workers(2).build().unwrap();
+/// assert_eq!(current_worker(), None);
+/// let inside = gate.spawn(&Op::new("where"), current_worker).wait().unwrap();
+/// assert!(matches!(inside, Some(0 | 1)));
+/// ```
+pub fn current_worker() -> Option<usize> {
+    with_ctx(|ctx| ctx.map(|c| c.index))
+}
+
+/// True if the task running on this thread was asked to stop by
+/// [`Token::cancel`](crate::Token::cancel). A long task may poll it and return early.
+/// Outside a task it returns `false`.
+///
+/// ```
+/// use tokengate::{is_cancelled, Coordinator, Op};
+/// let gate = Coordinator::builder().workers(1).build().unwrap();
+/// assert!(!gate.spawn(&Op::new("x"), is_cancelled).wait().unwrap());
+/// ```
+pub fn is_cancelled() -> bool {
+    // SAFETY: `CURRENT_TASK` points to the task this thread is running, which holds a
+    // reference (its `TaskRef`) until after the pointer is cleared.
+    CURRENT_TASK
+        .with(Cell::get)
+        .is_some_and(|h| unsafe { h.as_ref() }.cancel_requested())
+}
+
+/// Runs `f` with the placement of the task running on this thread, if any.
+pub(crate) fn with_current_placement<R>(f: impl FnOnce(Option<&Placement>) -> R) -> R {
+    let current = CURRENT_TASK.with(Cell::get);
+    // SAFETY: as in `is_cancelled`: the running task is alive for the whole call.
+    f(current.map(|h| &unsafe { h.as_ref() }.meta.placement))
+}
+
+impl WorkerCtx {
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn local(&self) -> &LocalLanes {
+        &self.local
+    }
+
+    /// The worker thread's body. `ready` is called once the worker is registered.
+    pub(crate) fn run(
+        shared: Arc<Shared>,
+        index: usize,
+        local: LocalLanes,
+        core: Option<core_affinity::CoreId>,
+        ready: impl FnOnce(),
+    ) {
+        let info = &shared.workers[index];
+        if let Some(core) = core {
+            info.core.store(core.id, Ordering::Relaxed);
+            // ORDERING: Release, read by `snapshot` after start-up.
+            info.pinned
+                .store(core_affinity::set_for_current(core), Ordering::Release);
+        }
+        shared.sleep.register(index, crate::sync::current());
+        ready();
+        let ctx = WorkerCtx {
+            index,
+            shared,
+            local,
+            tick: Cell::new(0),
+            holding_heavy: Cell::new(false),
+        };
+        WORKER.with(|w| w.set(&ctx));
+        let guard = AbortOnUnwind;
+        ctx.main_loop();
+        ctx.local.drain(&ctx.shared.lanes, index);
+        std::mem::forget(guard);
+        WORKER.with(|w| w.set(ptr::null()));
+    }
+
+    fn main_loop(&self) {
+        while !self.shared.exit_requested() {
+            let found = match self.find_work(false) {
+                Some(found) => found,
+                None => match self.idle() {
+                    Some(found) => found,
+                    None => return,
+                },
+            };
+            self.execute(found);
+        }
+    }
+
+    fn find_work(&self, helping: bool) -> Option<Found> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        let heavy = HeavyAccess {
+            gate: &self.shared.heavy,
+            holding: self.holding_heavy.get(),
+            helping,
+        };
+        self.shared
+            .lanes
+            .find_work(self.index, &self.local, tick, &heavy)
+    }
+
+    fn execute(&self, found: Found) {
+        let Found {
+            task,
+            permit,
+            stolen,
+        } = found;
+        let info = &self.shared.workers[self.index];
+        if stolen > 0 {
+            WorkerInfo::bump(&info.stolen, stolen as u64);
+        }
+        if permit {
+            self.holding_heavy.set(true);
+        }
+        let ran = run_as_current(task);
+        if permit {
+            self.holding_heavy.set(false);
+            self.shared.heavy.release();
+        }
+        if ran {
+            WorkerInfo::bump(&info.executed, 1);
+        }
+    }
+
+    /// Searches as a spinner for a while, then parks. Returns work, or `None` when the
+    /// worker must exit. The counters it touches are explained in `sleep/README.md`.
+    fn idle(&self) -> Option<Found> {
+        let sleep = &self.shared.sleep;
+        let mut spinning = sleep.try_start_spinning();
+        loop {
+            if spinning {
+                for round in 0..TUNING.idle_spin_rounds {
+                    if let Some(found) = self.find_work(false) {
+                        self.found_while_spinning();
+                        return Some(found);
+                    }
+                    if self.shared.exit_requested() {
+                        sleep.stop_spinning();
+                        return None;
+                    }
+                    backoff(round);
+                }
+                // Nothing found; the search after `announce_sleep` covers any push
+                // that raced with this decrement.
+                sleep.stop_spinning();
+            }
+            sleep.announce_sleep(self.index);
+            if self.shared.exit_requested() {
+                self.withdraw_sleep();
+                return None;
+            }
+            if let Some(found) = self.find_work(false) {
+                if !sleep.cancel_sleep(self.index) {
+                    self.found_while_spinning();
+                }
+                return Some(found);
+            }
+            if self.shared.is_closing() && sleep.all_idle() {
+                self.shared.terminate();
+                self.withdraw_sleep();
+                return None;
+            }
+            while sleep.is_announced(self.index) {
+                park();
+            }
+            // A notifier cleared our bit and counted us as a spinner.
+            spinning = true;
+        }
+    }
+
+    /// Withdraws a sleep announcement on the way out, keeping the counters exact.
+    fn withdraw_sleep(&self) {
+        if !self.shared.sleep.cancel_sleep(self.index) {
+            self.shared.sleep.stop_spinning();
+        }
+    }
+
+    /// A spinner found work: if it was the last spinner and work is left over, wake
+    /// the next sleeper (the chain wake of `sleep/README.md`).
+    fn found_while_spinning(&self) {
+        if self.shared.sleep.stop_spinning() && self.shared.lanes.has_stealable() {
+            self.shared.sleep.notify_one();
+        }
+    }
+
+    /// `Token::wait` on this worker: run other work until `header` is done.
+    fn help_until(&self, header: &Header, deadline: Option<Instant>) -> bool {
+        let mut round = 0;
+        loop {
+            if header.is_done() {
+                return true;
+            }
+            if let Some(found) = self.find_work(true) {
+                self.execute(found);
+                round = 0;
+                continue;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return header.is_done();
+            }
+            if round < TUNING.wait_spin_rounds {
+                backoff(round);
+                round += 1;
+                continue;
+            }
+            header.waker.register(&thread_waker());
+            self.shared.sleep.set_waiting(self.index, true);
+            if !header.is_done() && !self.shared.lanes.has_pinned(self.index, &self.local) {
+                park_until(deadline);
+            }
+            self.shared.sleep.set_waiting(self.index, false);
+            round = 0;
+        }
+    }
+}
+
+/// Runs a task with `CURRENT_TASK` pointing at it. Returns whether it ran.
+fn run_as_current(task: TaskRef) -> bool {
+    let prev = CURRENT_TASK.with(|c| c.replace(Some(task.as_ptr())));
+    let ran = task.run();
+    CURRENT_TASK.with(|c| c.set(prev));
+    ran
+}
+
+/// Blocks the calling thread until `header` is done or `deadline` passes. Returns
+/// whether it is done. On a worker this runs other work meanwhile.
+pub(crate) fn wait_until_done(header: &Header, deadline: Option<Instant>) -> bool {
+    if header.is_done() {
+        return true;
+    }
+    with_ctx(|ctx| match ctx {
+        Some(ctx) => ctx.help_until(header, deadline),
+        None => block_until(header, deadline),
+    })
+}
+
+/// An ordinary thread's wait: spin briefly (a result often arrives within
+/// microseconds), then register an unparking waker and park.
+fn block_until(header: &Header, deadline: Option<Instant>) -> bool {
+    for round in 0..TUNING.wait_spin_rounds {
+        if header.is_done() {
+            return true;
+        }
+        backoff(round);
+    }
+    header.waker.register(&thread_waker());
+    loop {
+        if header.is_done() {
+            return true;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return header.is_done();
+        }
+        park_until(deadline);
+    }
+}
+
+fn park_until(deadline: Option<Instant>) {
+    match deadline {
+        None => park(),
+        Some(d) => park_timeout(d.saturating_duration_since(Instant::now())),
+    }
+}
+
+/// Aborts the process if a worker unwinds: user panics are caught around each task,
+/// so an unwind here means one of tokengate's own invariants broke.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        crate::error::fatal("a worker thread unwound; an internal invariant is broken");
+    }
+}
