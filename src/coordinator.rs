@@ -354,6 +354,10 @@ impl Coordinator {
     pub fn heavy_limit(&self) -> usize {
         self.handle.heavy_limit()
     }
+    /// See [`Handle::heavy_running`].
+    pub fn heavy_running(&self) -> usize {
+        self.handle.heavy_running()
+    }
     /// See [`Handle::anchor_worker`].
     pub fn anchor_worker(&self, anchor: &str) -> Option<usize> {
         self.handle.anchor_worker(anchor)
