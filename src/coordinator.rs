@@ -152,6 +152,19 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// The handle of the coordinator running the current task, or `None` outside any
+    /// task.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Handle, Op};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// assert!(Handle::current().is_none());
+    /// assert!(gate.spawn(&Op::new("x"), || Handle::current().is_some()).wait().unwrap());
+    /// ```
+    pub fn current() -> Option<Handle> {
+        worker::with_current_shared(|s| s.map(|shared| Handle { shared: Arc::clone(shared) }))
+    }
+
     /// Spawns one call of `op`. See [`Coordinator::spawn`].
     pub fn spawn<K, F, T>(&self, op: &Op<K>, f: F) -> Token<T>
     where
@@ -544,7 +557,27 @@ pub fn default_coordinator() -> &'static Coordinator {
     DEFAULT.get_or_init(Coordinator::new)
 }
 
-/// Spawns `f` as one call of `op` on the process-wide [`default_coordinator`].
+/// Spawns `f` as one call of `op`: on the coordinator running the current task when
+/// called from inside one (as `rayon::spawn` does), otherwise on the process-wide
+/// [`default_coordinator`], which starts on first use.
+///
+/// Inside tasks this is the cheapest way to spawn. It needs no [`Handle`] captured
+/// in the closure, so recursive fork-join pays no reference counting:
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use tokengate::Op;
+/// static FIB: LazyLock<Op> = LazyLock::new(|| Op::new("fib"));
+/// fn fib(n: u64) -> u64 {
+///     if n < 2 {
+///         return n;
+///     }
+///     let child = tokengate::spawn(&FIB, move || fib(n - 1));
+///     fib(n - 2) + child.wait().unwrap()
+/// }
+/// let gate = tokengate::Coordinator::builder().workers(2).build().unwrap();
+/// assert_eq!(gate.spawn(&FIB, || fib(20)).wait(), Ok(6765));
+/// ```
 ///
 /// ```
 /// let t = tokengate::spawn(&tokengate::Op::new("answer"), || 6 * 7);
@@ -555,5 +588,9 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    default_coordinator().spawn(op, f)
+    let inside = worker::with_current_shared(move |shared| match shared {
+        Some(shared) => Ok(shared.spawn(op.tag(), op.weight_of(), f)),
+        None => Err(f),
+    });
+    inside.unwrap_or_else(|f| default_coordinator().spawn(op, f))
 }

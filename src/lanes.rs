@@ -122,9 +122,13 @@ impl SharedLanes {
     fn from_injector(&self, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> Option<Found> {
         let light = &self.injector[Weight::Light.index()];
         let medium = &self.injector[Weight::Medium.index()];
-        let found = retry(|| light.steal_batch_and_pop(&local.deques[Weight::Light.index()]))
+        // `is_empty` first: an empty `Injector::steal` still pays a SeqCst fence.
+        let found = nonempty(light)
+            .and_then(|q| retry(|| q.steal_batch_and_pop(&local.deques[Weight::Light.index()])))
             .or_else(|| {
-                retry(|| medium.steal_batch_with_limit_and_pop(local.medium(), TUNING.medium_batch))
+                nonempty(medium).and_then(|q| {
+                    retry(|| q.steal_batch_with_limit_and_pop(local.medium(), TUNING.medium_batch))
+                })
             });
         if let Some(task) = found {
             return Some(Found {
@@ -242,7 +246,7 @@ impl SharedLanes {
         local
             .pinned
             .pop()
-            .or_else(|| retry(|| self.remote[me].inbox.steal()))
+            .or_else(|| nonempty(&self.remote[me].inbox).and_then(|q| retry(|| q.steal())))
     }
 
     /// True if worker `me` has pinned work queued.
@@ -284,6 +288,11 @@ fn drain_injector(q: &Injector<TaskRef>) {
             Steal::Empty => break,
         }
     }
+}
+
+/// `Some(q)` if `q` looks non-empty (two loads; no fence).
+fn nonempty(q: &Injector<TaskRef>) -> Option<&Injector<TaskRef>> {
+    (!q.is_empty()).then_some(q)
 }
 
 /// Repeats a steal while it asks to be retried.

@@ -1,2 +1,294 @@
 //! Internals exposed to the loom models in `loom-tests/`. Compiled only under
 //! `--cfg tokengate_loom`; never part of the normal public API.
+//!
+//! Every item here is a thin wrapper that forwards to the real `pub(crate)` code, so
+//! the models exercise the production protocols (claim/publish, sleep/wake, lanes,
+//! heavy permits, locality), not copies of them. Nothing here adds logic of its own
+//! beyond building the arguments the crate-internal functions expect.
+//!
+//! The whole module must be used inside `loom::model`: the wrapped types hold loom
+//! atomics, cells and queues.
+
+use crate::lanes::{HeavyAccess, LocalLanes, SharedLanes};
+use crate::locality::Placement;
+use crate::op::{Op, Weight};
+use crate::sync::{Arc, Thread};
+use crate::task::{self, Header, Meta, TaskRef};
+use crate::token::Token;
+use crate::LocalityStats;
+
+// ----- tasks ----------------------------------------------------------------------
+
+/// A queue's reference to a task (`TaskRef`): run it, resolve it, or drop it (the
+/// drop resolves a still-queued task as `Shutdown`, the safety net).
+pub struct QueuedTask(TaskRef);
+
+/// Allocates a free (unpinned) task: the queue's reference and the caller's token.
+pub fn task<F, T>(f: F) -> (QueuedTask, Token<T>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    task_with(Placement::Free, f)
+}
+
+/// Allocates a task with a placement from [`Locality::place`]. The placement is
+/// released when the task resolves, exactly as in a spawn.
+pub fn task_placed<F, T>(placement: Placed, f: F) -> (QueuedTask, Token<T>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    task_with(placement.0, f)
+}
+
+fn task_with<F, T>(placement: Placement, f: F) -> (QueuedTask, Token<T>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let (task, ptr) = task::new(
+        f,
+        Meta {
+            id: task::next_id(),
+            placement,
+        },
+    );
+    (QueuedTask(task), Token::from_raw(ptr))
+}
+
+impl QueuedTask {
+    fn header(&self) -> &Header {
+        // SAFETY: the wrapped `TaskRef` owns a reference, so the header is alive
+        // while `self` is.
+        unsafe { self.0.as_ptr().as_ref() }
+    }
+
+    /// `TaskRef::run`: runs the task unless someone claimed it first. True if it ran.
+    pub fn run(self) -> bool {
+        self.0.run()
+    }
+
+    /// `TaskRef::abort(Shutdown)`: resolves the task as `Shutdown` unless claimed.
+    pub fn abort_shutdown(self) {
+        self.0.abort(crate::TaskError::Shutdown)
+    }
+
+    /// `Header::abort(ptr, Shutdown)` without giving up this reference: what a spawn's
+    /// post-push shutdown re-check does. True if this call resolved the task.
+    pub fn abort_shutdown_by_ref(&self) -> bool {
+        Header::abort(self.0.as_ptr(), crate::TaskError::Shutdown)
+    }
+
+    /// True once the task has a result.
+    pub fn is_done(&self) -> bool {
+        self.header().is_done()
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> u64 {
+        self.header().meta.id
+    }
+}
+
+// ----- sleep ----------------------------------------------------------------------
+
+/// The pool's sleep state (`sleep::Sleep`), for models of the sleep/wake protocol.
+pub struct Sleep(crate::sleep::Sleep);
+
+impl Sleep {
+    /// Sleep state for `workers` workers.
+    pub fn new(workers: usize) -> Self {
+        Sleep(crate::sleep::Sleep::new(workers))
+    }
+    /// Registers worker `w`'s thread (to be unparked by notifiers).
+    pub fn register(&self, w: usize, thread: Thread) {
+        self.0.register(w, thread)
+    }
+    /// Pusher side: wakes one idle worker unless someone searches.
+    pub fn notify_one(&self) {
+        self.0.notify_one()
+    }
+    /// Pusher side for pinned work of worker `w`.
+    pub fn notify_worker(&self, w: usize) {
+        self.0.notify_worker(w)
+    }
+    /// Wakes every worker.
+    pub fn notify_all(&self) {
+        self.0.notify_all()
+    }
+    /// Worker side: become a searcher.
+    pub fn try_start_spinning(&self) -> bool {
+        self.0.try_start_spinning()
+    }
+    /// Worker side: stop searching; true if this was the last searcher.
+    pub fn stop_spinning(&self) -> bool {
+        self.0.stop_spinning()
+    }
+    /// Worker side: announce sleep (bit + fence).
+    pub fn announce_sleep(&self, w: usize) {
+        self.0.announce_sleep(w)
+    }
+    /// Worker side: withdraw the announcement; false if a notifier claimed us.
+    pub fn cancel_sleep(&self, w: usize) -> bool {
+        self.0.cancel_sleep(w)
+    }
+    /// True while `w`'s idle bit is set.
+    pub fn is_announced(&self, w: usize) -> bool {
+        self.0.is_announced(w)
+    }
+    /// True if every worker announced sleep.
+    pub fn all_idle(&self) -> bool {
+        self.0.all_idle()
+    }
+}
+
+// ----- lanes ----------------------------------------------------------------------
+
+/// The queues every thread can reach (`lanes::SharedLanes`).
+pub struct Lanes(SharedLanes);
+
+/// One worker's private lanes (`lanes::LocalLanes`). Use it from one thread only.
+pub struct Local(LocalLanes);
+
+/// The heavy reservation (`lanes::HeavyGate`).
+pub struct HeavyGate(crate::lanes::HeavyGate);
+
+/// A task found by [`Lanes::find_work`].
+pub struct Found {
+    /// The task to run.
+    pub task: QueuedTask,
+    /// A heavy permit was taken for it; release it after the task runs.
+    pub permit: bool,
+    /// Tasks moved from another worker's lanes (0 if not stolen).
+    pub stolen: usize,
+}
+
+/// Builds the shared queues and each worker's private lanes, as `build()` does.
+pub fn lanes(workers: usize) -> (Lanes, Vec<Local>) {
+    let (shared, locals) = SharedLanes::new(workers);
+    (Lanes(shared), locals.into_iter().map(Local).collect())
+}
+
+impl Lanes {
+    /// Pushes to the global injector of `weight` (a spawn from outside the pool).
+    pub fn push_injector(&self, weight: Weight, task: QueuedTask) {
+        self.0.push_injector(weight, task.0)
+    }
+    /// Pushes to worker `w`'s inbox (pinned work placed from elsewhere).
+    pub fn push_inbox(&self, w: usize, task: QueuedTask) {
+        self.0.push_inbox(w, task.0)
+    }
+    /// `SharedLanes::find_work` for worker `me` with the given heavy access.
+    pub fn find_work(
+        &self,
+        me: usize,
+        local: &Local,
+        tick: u32,
+        gate: &HeavyGate,
+        holding: bool,
+        helping: bool,
+    ) -> Option<Found> {
+        let heavy = HeavyAccess {
+            gate: &gate.0,
+            holding,
+            helping,
+        };
+        self.0
+            .find_work(me, &local.0, tick, &heavy)
+            .map(|f| Found {
+                task: QueuedTask(f.task),
+                permit: f.permit,
+                stolen: f.stolen,
+            })
+    }
+    /// True if any stealable or injector queue is non-empty.
+    pub fn has_stealable(&self) -> bool {
+        self.0.has_stealable()
+    }
+    /// Resolves everything left in the shared queues as `Shutdown`.
+    pub fn drain_shared(&self) {
+        self.0.drain_shared()
+    }
+}
+
+impl Local {
+    /// Pushes to this worker's own lane of `weight` (a spawn from inside a task).
+    pub fn push(&self, weight: Weight, task: QueuedTask) {
+        self.0.push(weight, task.0)
+    }
+    /// Pushes to this worker's own pinned lane.
+    pub fn push_pinned(&self, task: QueuedTask) {
+        self.0.push_pinned(task.0)
+    }
+    /// Resolves everything left in this worker's lanes and inbox as `Shutdown`.
+    pub fn drain(&self, lanes: &Lanes, me: usize) {
+        self.0.drain(&lanes.0, me)
+    }
+}
+
+impl HeavyGate {
+    /// A gate letting at most `limit` workers run heavy work at once.
+    pub fn new(limit: usize) -> Self {
+        HeavyGate(crate::lanes::HeavyGate::new(limit))
+    }
+    /// Takes a permit if one is free.
+    pub fn try_acquire(&self) -> bool {
+        self.0.try_acquire()
+    }
+    /// Gives a permit back.
+    pub fn release(&self) {
+        self.0.release()
+    }
+    /// Permits held now.
+    pub fn held(&self) -> usize {
+        self.0.held()
+    }
+}
+
+// ----- locality -------------------------------------------------------------------
+
+/// One coordinator's locality state (`locality::Locality`).
+#[derive(Clone)]
+pub struct Locality(Arc<crate::locality::Locality>);
+
+/// A placement decided by [`Locality::place`], not yet attached to a task.
+pub struct Placed(Placement);
+
+impl Locality {
+    /// Locality state for `workers` workers (anchor table of `TUNING.anchor_slots`).
+    pub fn new(workers: usize) -> Self {
+        Locality(Arc::new(crate::locality::Locality::new(workers)))
+    }
+
+    /// `Locality::place`, as a spawn calls it. `current` is the task "running" on
+    /// this thread (its placement is what a child inherits); `least_loaded` picks a
+    /// worker when a slot or domain is placed anew. Returns the placement and the
+    /// worker it pins to (`None`: free).
+    pub fn place<K>(
+        &self,
+        op: &Op<K>,
+        current: Option<&QueuedTask>,
+        least_loaded: impl Fn() -> usize,
+    ) -> (Placed, Option<usize>) {
+        let current = current.map(|t| &t.header().meta.placement);
+        let (p, w) = crate::locality::Locality::place(
+            &self.0,
+            op.tag(),
+            task::next_id(),
+            current,
+            least_loaded,
+        );
+        (Placed(p), w)
+    }
+
+    /// The worker an anchor is pinned to, if any of its tokens is active.
+    pub fn anchor_worker(&self, anchor: &str) -> Option<usize> {
+        self.0.anchor_worker(crate::op::fnv1a(anchor.as_bytes()))
+    }
+
+    /// Domain and pin counters.
+    pub fn stats(&self) -> LocalityStats {
+        self.0.stats()
+    }
+}

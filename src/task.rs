@@ -14,7 +14,8 @@
 //! |-------|-----------|---------|
 //! | 0..2  | stage     | `QUEUED`, `RUNNING` or `DONE`, below |
 //! | 2     | `CANCEL`  | `cancel()` was called; polled by [`is_cancelled`](crate::is_cancelled) |
-//! | 3..   | refs      | live `TaskRef`s plus `Token`s, in units of `REF_ONE` |
+//! | 3     | `AWAITER` | a waker was registered; completion must call `wake()` |
+//! | 4..   | refs      | live `TaskRef`s plus `Token`s, in units of `REF_ONE` |
 //!
 //! Stages, and who may move between them:
 //!
@@ -22,9 +23,17 @@
 //!   a reference may *claim* it with a CAS to `RUNNING`: a worker about to run it, the
 //!   token's `cancel()`, or a thread resolving it as `Shutdown`. Exactly one claim wins.
 //! - `RUNNING`: the winner owns the slot exclusively. It runs (or drops) the closure,
-//!   writes the result, releases the task's locality pin, then publishes `DONE`.
+//!   writes the result, releases the task's locality pin, then publishes `DONE` with
+//!   one CAS. If `AWAITER` is clear, that same CAS also drops the queue's reference,
+//!   and nobody is woken, because nobody is waiting. If `AWAITER` is set, it wakes the
+//!   registered waker before it drops its reference.
 //! - `DONE`: the result is in the slot and never changes again. Only the token reads
 //!   it, once. `DONE` is terminal.
+//!
+//! `AWAITER` is set by a waiting token, with a read-modify-write, *after* it
+//! registers its waker. The RMWs on the state word are totally ordered. So either
+//! the completing CAS sees `AWAITER` and wakes, or the token's RMW sees `DONE` and
+//! does not wait.
 //!
 //! So every task is resolved exactly once: by running, by cancellation, or by shutdown.
 //! A `TaskRef` dropped while its task is still `QUEUED` resolves it as `Shutdown`,
@@ -44,7 +53,8 @@ const QUEUED: usize = 0b00;
 const RUNNING: usize = 0b01;
 const DONE: usize = 0b10;
 const CANCEL: usize = 0b100;
-const REF_ONE: usize = 0b1000;
+const AWAITER: usize = 0b1000;
+const REF_ONE: usize = 0b1_0000;
 
 /// Untyped metadata every task carries.
 pub(crate) struct Meta {
@@ -57,8 +67,8 @@ pub(crate) struct Meta {
 /// The untyped start of every task allocation.
 pub(crate) struct Header {
     state: AtomicUsize,
-    /// Woken once, after `DONE` is published.
-    pub(crate) waker: AtomicWaker,
+    /// Woken once, after `DONE` is published, if `AWAITER` is set.
+    waker: AtomicWaker,
     vtable: &'static VTable,
     pub(crate) meta: Meta,
 }
@@ -199,19 +209,53 @@ impl Header {
         }
     }
 
-    /// Publishes the result written by the claim's winner and wakes the token.
-    fn publish(&self) {
+    /// Publishes the result written by the claim's winner, wakes the token if it
+    /// registered a waker, and, if `consume` is set, drops the caller's reference.
+    fn complete(ptr: NonNull<Header>, consume: bool) {
+        // SAFETY: the caller holds a reference (its own, or the token's), so the header
+        // is alive until the reference is dropped below.
+        let header = unsafe { ptr.as_ref() };
         // Locality pins are released before `DONE` becomes visible, so whoever sees
         // the token finished also sees the pin gone (release is exact, never late).
-        self.meta.placement.release();
-        // ORDERING: Release makes the result write (and the pin release) visible to
-        // the token's Acquire load of `DONE`.
-        let prev = self.state.fetch_add(DONE - RUNNING, Ordering::Release);
-        if prev & STAGE != RUNNING {
-            crate::fatal("published a task that was not running");
+        header.meta.placement.release();
+        let mut s = header.state.load(Ordering::Relaxed);
+        let prev = loop {
+            if s & STAGE != RUNNING {
+                crate::fatal("completed a task that was not running");
+            }
+            let unref = if consume && s & AWAITER == 0 { REF_ONE } else { 0 };
+            // ORDERING: AcqRel. Release publishes the result (and the pin release) to the
+            // token's Acquire of `DONE`; Acquire pairs with the token's AWAITER RMW, so a
+            // registered waker is visible to `wake()`, and with the token's last use of
+            // the task if this CAS drops the final reference.
+            match header.state.compare_exchange_weak(s, s - RUNNING + DONE - unref, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(prev) => break prev,
+                Err(actual) => s = actual,
+            }
+        };
+        if prev & AWAITER != 0 {
+            // A waker supplied by an async runtime must not be able to kill a worker.
+            let _ = catch_unwind(AssertUnwindSafe(|| header.waker.wake()));
         }
-        // A waker supplied by an async runtime must not be able to kill a worker.
-        let _ = catch_unwind(AssertUnwindSafe(|| self.waker.wake()));
+        if !consume {
+            return;
+        }
+        if prev & AWAITER != 0 {
+            // SAFETY: we own the reference and do not touch the task afterwards.
+            unsafe { Header::drop_ref(ptr) };
+        } else if prev < 2 * REF_ONE {
+            // SAFETY: the CAS dropped the last reference, so nobody else can touch it.
+            unsafe { (header.vtable.dealloc)(ptr) };
+        }
+    }
+
+    /// Registers `waker` for the completion and announces it with `AWAITER`.
+    /// Returns true if the task is already done (the caller must not wait).
+    pub(crate) fn register(&self, waker: &std::task::Waker) -> bool {
+        self.waker.register(waker);
+        // ORDERING: AcqRel. Release makes the registration visible to a completer
+        // that reads `AWAITER`; Acquire lets us read the result if `DONE` is set.
+        self.state.fetch_or(AWAITER, Ordering::AcqRel) & STAGE == DONE
     }
 
     /// True once the result is available. Acquire, so a `true` lets the caller read it.
@@ -235,7 +279,7 @@ impl Header {
         }
         // SAFETY: we won the claim; the vtable matches the allocation.
         unsafe { (header.vtable.abort)(ptr, err) };
-        header.publish();
+        Header::complete(ptr, false);
         true
     }
 
@@ -290,11 +334,6 @@ pub(crate) struct TaskRef {
 unsafe impl Send for TaskRef {}
 
 impl TaskRef {
-    pub(crate) fn header(&self) -> &Header {
-        // SAFETY: we own a reference, so the header is alive while `self` is.
-        unsafe { self.ptr.as_ref() }
-    }
-
     pub(crate) fn as_ptr(&self) -> NonNull<Header> {
         self.ptr
     }
@@ -302,30 +341,48 @@ impl TaskRef {
     /// Runs the task if nobody claimed it first (a cancelled task is skipped).
     /// Returns true if this call ran it.
     pub(crate) fn run(self) -> bool {
-        let header = self.header();
+        let ptr = self.into_raw();
+        // SAFETY: `into_raw` handed us the queue's reference.
+        let header = unsafe { ptr.as_ref() };
         if !header.claim() {
+            // SAFETY: we own the reference and do not use it again.
+            unsafe { Header::drop_ref(ptr) };
             return false;
         }
         // SAFETY: we won the claim; the vtable matches the allocation.
-        unsafe { (header.vtable.run)(self.ptr) };
-        header.publish();
+        unsafe { (header.vtable.run)(ptr) };
+        Header::complete(ptr, true);
         true
     }
 
     /// Resolves the task with `err` unless it was already claimed.
     pub(crate) fn abort(self, err: TaskError) {
-        Header::abort(self.ptr, err);
+        let ptr = self.into_raw();
+        // SAFETY: `into_raw` handed us the queue's reference.
+        let header = unsafe { ptr.as_ref() };
+        if header.claim() {
+            // SAFETY: we won the claim; the vtable matches the allocation.
+            unsafe { (header.vtable.abort)(ptr, err) };
+            Header::complete(ptr, true);
+        } else {
+            // SAFETY: we own the reference and do not use it again.
+            unsafe { Header::drop_ref(ptr) };
+        }
+    }
+
+    /// Gives up the handle without dropping its reference.
+    fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        ptr
     }
 }
 
 impl Drop for TaskRef {
     fn drop(&mut self) {
         // The safety net: a task dropped from a queue without being run still resolves.
-        if self.header().state.load(Ordering::Relaxed) & STAGE == QUEUED {
-            Header::abort(self.ptr, TaskError::Shutdown);
-        }
-        // SAFETY: we own one reference and never use `ptr` again.
-        unsafe { Header::drop_ref(self.ptr) };
+        // `abort` consumes a handle; this temporary one takes over `self`'s reference.
+        TaskRef { ptr: self.ptr }.abort(TaskError::Shutdown);
     }
 }
 

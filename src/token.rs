@@ -185,12 +185,8 @@ impl<T> Future for Token<T> {
         if self.taken {
             panic!("tokengate: Token polled after it completed");
         }
-        if !self.header().is_done() {
-            self.header().waker.register(cx.waker());
-            // Re-check: `DONE` may have been published before the registration landed.
-            if !self.header().is_done() {
-                return Poll::Pending;
-            }
+        if !self.header().is_done() && !self.header().register(cx.waker()) {
+            return Poll::Pending;
         }
         Poll::Ready(self.take())
     }

@@ -91,6 +91,11 @@ pub(crate) fn with_ctx_of<R>(shared: &Shared, f: impl FnOnce(Option<&WorkerCtx>)
     with_ctx(|ctx| f(ctx.filter(|c| ptr::eq(&*c.shared, shared))))
 }
 
+/// Runs `f` with the shared state of the pool whose worker runs this thread, if any.
+pub(crate) fn with_current_shared<R>(f: impl FnOnce(Option<&Arc<Shared>>) -> R) -> R {
+    with_ctx(|ctx| f(ctx.map(|c| &c.shared)))
+}
+
 fn with_ctx<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
     let raw = WORKER.with(Cell::get);
     // SAFETY: `WORKER` is only non-null while `run` is on this thread's stack, with the
@@ -306,9 +311,9 @@ impl WorkerCtx {
                 round += 1;
                 continue;
             }
-            header.waker.register(&thread_waker());
+            let done = header.register(&thread_waker());
             self.shared.sleep.set_waiting(self.index, true);
-            if !header.is_done() && !self.shared.lanes.has_pinned(self.index, &self.local) {
+            if !done && !header.is_done() && !self.shared.lanes.has_pinned(self.index, &self.local) {
                 park_until(deadline);
             }
             self.shared.sleep.set_waiting(self.index, false);
@@ -346,7 +351,9 @@ fn block_until(header: &Header, deadline: Option<Instant>) -> bool {
         }
         backoff(round);
     }
-    header.waker.register(&thread_waker());
+    if header.register(&thread_waker()) {
+        return true;
+    }
     loop {
         if header.is_done() {
             return true;

@@ -50,10 +50,11 @@ impl Sleep {
         }
     }
 
+    /// Unparks worker `worker`. A worker that has not registered yet has not parked
+    /// either: it searches every queue and checks for exit before it ever parks.
     fn unpark(&self, worker: usize) {
-        match self.threads[worker].get() {
-            Some(t) => t.unpark(),
-            None => crate::fatal("woke a worker that never registered"),
+        if let Some(t) = self.threads[worker].get() {
+            t.unpark();
         }
     }
 
@@ -62,13 +63,18 @@ impl Sleep {
     /// Wakes one idle worker if nobody is searching. The caller must have pushed its
     /// work and then issued `fence(SeqCst)`.
     pub(crate) fn notify_one(&self) {
-        // ORDERING: SeqCst, the read half of the pusher's Dekker pair (README.md).
-        if self.spinning.load(Ordering::SeqCst) > 0 {
-            return;
-        }
         for (word_index, word) in self.idle.iter().enumerate() {
-            // ORDERING: SeqCst, as above: must not be reordered before the caller's push.
+            // ORDERING: SeqCst, the read half of the pusher's Dekker pair (README.md).
+            // Reading the idle bits first keeps the common case (nobody parked) to one
+            // load of a line that rarely changes.
             let mut bits = word.load(Ordering::SeqCst);
+            if bits == 0 {
+                continue;
+            }
+            // ORDERING: SeqCst, as above. A searcher will find the work: no wake needed.
+            if self.spinning.load(Ordering::SeqCst) > 0 {
+                return;
+            }
             while bits != 0 {
                 let bit = bits & bits.wrapping_neg();
                 if self.claim(word, bit) {
