@@ -162,7 +162,11 @@ impl Handle {
     /// assert!(gate.spawn(&Op::new("x"), || Handle::current().is_some()).wait().unwrap());
     /// ```
     pub fn current() -> Option<Handle> {
-        worker::with_current_shared(|s| s.map(|shared| Handle { shared: Arc::clone(shared) }))
+        worker::with_current_shared(|s| {
+            s.map(|shared| Handle {
+                shared: Arc::clone(shared),
+            })
+        })
     }
 
     /// Spawns one call of `op`. See [`Coordinator::spawn`].

@@ -91,6 +91,7 @@
 
 #![warn(missing_docs)]
 
+mod blocks;
 mod coordinator;
 mod error;
 mod lanes;

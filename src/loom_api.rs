@@ -194,13 +194,11 @@ impl Lanes {
             holding,
             helping,
         };
-        self.0
-            .find_work(me, &local.0, tick, &heavy)
-            .map(|f| Found {
-                task: QueuedTask(f.task),
-                permit: f.permit,
-                stolen: f.stolen,
-            })
+        self.0.find_work(me, &local.0, tick, &heavy).map(|f| Found {
+            task: QueuedTask(f.task),
+            permit: f.permit,
+            stolen: f.stolen,
+        })
     }
     /// True if any stealable or injector queue is non-empty.
     pub fn has_stealable(&self) -> bool {

@@ -1,6 +1,7 @@
 //! The task cell: one allocation holding a task's header, closure and result.
 //!
-//! As in `async-task`, a spawned call is a single heap block, `Cell<F, T>`, whose
+//! As in `async-task`, a spawned call is a single heap block (recycled through a
+//! per-thread cache, `blocks.rs`), `Cell<F, T>`, whose
 //! first field is an untyped [`Header`]. Queues carry a [`TaskRef`] and the caller
 //! holds a [`Token`](crate::Token); both are thin pointers to the header and each owns
 //! one reference. Typed work (running the closure, reading the result, freeing) goes
@@ -40,6 +41,7 @@
 //! which is the safety net that makes "every token resolves" hold even if a queue is
 //! dropped wholesale.
 
+use std::alloc::Layout;
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
@@ -154,10 +156,13 @@ where
     }
 
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: the allocation came from `Box::into_raw` in `new`, and the caller
-        // dropped the last reference, so nobody else can touch it.
-        let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, T>>().as_ptr()) };
-        drop_quietly(cell);
+        let cell = ptr.cast::<Cell<F, T>>();
+        // SAFETY: the block holds a live `Cell<F, T>` written by `new`, and the caller
+        // dropped the last reference, so nobody else can touch it. We move it out once.
+        let value = unsafe { cell.as_ptr().read() };
+        // SAFETY: the block came from `blocks::allocate` with this layout in `new`.
+        unsafe { crate::blocks::release(cell.cast(), Layout::new::<Cell<F, T>>()) };
+        drop_quietly(value);
     }
 }
 
@@ -173,7 +178,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let cell = Box::new(Cell {
+    let cell = Cell {
         header: Header {
             state: AtomicUsize::new(QUEUED | 2 * REF_ONE),
             waker: AtomicWaker::new(),
@@ -181,9 +186,11 @@ where
             meta,
         },
         stage: UnsafeCell::new(Stage::<F, T>::Pending(f)),
-    });
-    // SAFETY: `Box::into_raw` never returns null.
-    let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(cell)) }.cast::<Header>();
+    };
+    let block = crate::blocks::allocate(Layout::new::<Cell<F, T>>()).cast::<Cell<F, T>>();
+    // SAFETY: the block is fresh, sized and aligned for `Cell<F, T>`, and unaliased.
+    unsafe { block.as_ptr().write(cell) };
+    let ptr = block.cast::<Header>();
     (TaskRef { ptr }, ptr)
 }
 
@@ -223,12 +230,21 @@ impl Header {
             if s & STAGE != RUNNING {
                 crate::fatal("completed a task that was not running");
             }
-            let unref = if consume && s & AWAITER == 0 { REF_ONE } else { 0 };
+            let unref = if consume && s & AWAITER == 0 {
+                REF_ONE
+            } else {
+                0
+            };
             // ORDERING: AcqRel. Release publishes the result (and the pin release) to the
             // token's Acquire of `DONE`; Acquire pairs with the token's AWAITER RMW, so a
             // registered waker is visible to `wake()`, and with the token's last use of
             // the task if this CAS drops the final reference.
-            match header.state.compare_exchange_weak(s, s - RUNNING + DONE - unref, Ordering::AcqRel, Ordering::Relaxed) {
+            match header.state.compare_exchange_weak(
+                s,
+                s - RUNNING + DONE - unref,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(prev) => break prev,
                 Err(actual) => s = actual,
             }
@@ -390,7 +406,7 @@ impl Drop for TaskRef {
 /// contend on one counter.
 const ID_BLOCK: u64 = 1024;
 
-crate::sync::thread_local! {
+crate::sync::const_thread_local! {
     static IDS: std::cell::Cell<(u64, u64)> = std::cell::Cell::new((0, 0));
 }
 

@@ -18,9 +18,11 @@ use crate::sleep::{backoff, thread_waker};
 use crate::sync::{park, park_timeout, Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, TUNING};
 use crate::task::{Header, TaskRef};
 
-crate::sync::thread_local! {
+crate::sync::const_thread_local! {
     /// The worker running on this thread, if any; set for the thread's whole life.
     static WORKER: Cell<*const WorkerCtx> = Cell::new(ptr::null());
+}
+crate::sync::const_thread_local! {
     /// The task running on this thread, if any (innermost, when nested by `wait()`).
     static CURRENT_TASK: Cell<Option<NonNull<Header>>> = Cell::new(None);
 }
@@ -313,7 +315,8 @@ impl WorkerCtx {
             }
             let done = header.register(&thread_waker());
             self.shared.sleep.set_waiting(self.index, true);
-            if !done && !header.is_done() && !self.shared.lanes.has_pinned(self.index, &self.local) {
+            if !done && !header.is_done() && !self.shared.lanes.has_pinned(self.index, &self.local)
+            {
                 park_until(deadline);
             }
             self.shared.sleep.set_waiting(self.index, false);

@@ -66,3 +66,11 @@ pub(crate) fn park_timeout(_timeout: Duration) {
 pub(crate) fn spin_hint() {
     loom::thread::yield_now();
 }
+
+/// loom's `thread_local!` has no `const` form; the initialiser runs lazily instead.
+macro_rules! const_thread_local {
+    ($(#[$meta:meta])* static $name:ident: $t:ty = $init:expr;) => {
+        loom::thread_local! { $(#[$meta])* static $name: $t = $init; }
+    };
+}
+pub(crate) use const_thread_local;

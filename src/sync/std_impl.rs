@@ -56,3 +56,12 @@ impl AtomicWaker {
 pub(crate) fn spin_hint() {
     std::hint::spin_loop();
 }
+
+/// `thread_local!` with a `const` initialiser, which std supports and which saves a
+/// lazy-initialisation check on every access (the loom back-end drops the `const`).
+macro_rules! const_thread_local {
+    ($(#[$meta:meta])* static $name:ident: $t:ty = $init:expr;) => {
+        std::thread_local! { $(#[$meta])* static $name: $t = const { $init }; }
+    };
+}
+pub(crate) use const_thread_local;
