@@ -42,8 +42,7 @@ crate::sync::const_thread_local! {
 }
 
 fn class_of(layout: Layout) -> Option<usize> {
-    (layout.size() <= MAX_SIZE && layout.align() <= ALIGN && layout.size() > 0)
-        .then(|| (layout.size() - 1) / CLASS)
+    (layout.size() <= MAX_SIZE && layout.align() <= ALIGN && layout.size() > 0).then(|| (layout.size() - 1) / CLASS)
 }
 
 fn class_layout(class: usize) -> Layout {
@@ -57,10 +56,7 @@ fn class_layout(class: usize) -> Layout {
 pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
     let (real, cached) = match class_of(layout) {
         Some(class) => {
-            let hit = CACHE
-                .try_with(|c| c.borrow_mut().free[class].pop())
-                .ok()
-                .flatten();
+            let hit = CACHE.try_with(|c| c.borrow_mut().free[class].pop()).ok().flatten();
             (class_layout(class), hit)
         }
         None => (layout, None),

@@ -26,8 +26,7 @@ use crate::locality::{Locality, LocalityStats, Placement};
 use crate::op::{fnv1a, Op, Weight};
 use crate::sleep::Sleep;
 use crate::sync::{
-    fence, park, Arc, AtomicBool, AtomicUsize, Builder as ThreadBuilder, CachePadded, JoinHandle,
-    Ordering,
+    fence, park, Arc, AtomicBool, AtomicUsize, Builder as ThreadBuilder, CachePadded, JoinHandle, Ordering,
 };
 use crate::task::{self, Header, Meta};
 use crate::token::Token;
@@ -77,8 +76,11 @@ impl Shared {
         self.sleep.notify_all();
     }
 
-    fn accepts(state: usize, inside: bool) -> bool {
-        state == OPEN || (state == CLOSING && inside)
+    /// Whether a spawn is accepted now: always while open; while closing, only from
+    /// the pool's own tasks, and only until the workers have been told to exit.
+    fn accepts(&self, state: usize, inside: bool) -> bool {
+        // ORDERING: Acquire pairs with the SeqCst store in `terminate`.
+        state == OPEN || (state == CLOSING && inside && !self.terminate.load(Ordering::Acquire))
     }
 
     /// The worker with the least pinned and queued work (ties: the lowest index).
@@ -96,7 +98,7 @@ impl Shared {
         let id = task::next_id();
         worker::with_ctx_of(self, |ctx| {
             let inside = ctx.is_some();
-            if !Self::accepts(self.state.load(Ordering::Relaxed), inside) {
+            if !self.accepts(self.state.load(Ordering::Relaxed), inside) {
                 let (task, ptr) = task::new(
                     f,
                     Meta {
@@ -107,9 +109,8 @@ impl Shared {
                 task.abort(TaskError::Shutdown);
                 return Token::from_raw(ptr);
             }
-            let place = |current: Option<&Placement>| {
-                Locality::place(&self.locality, tag, id, current, || self.least_loaded())
-            };
+            let place =
+                |current: Option<&Placement>| Locality::place(&self.locality, tag, id, current, || self.least_loaded());
             // Inheritance (domains) only applies to spawns from this pool's own tasks.
             let (placement, target) = if inside {
                 worker::with_current_placement(place)
@@ -130,7 +131,8 @@ impl Shared {
             // ORDERING: SeqCst fence: the write half of both Dekker pairs, with the
             // sleeping worker (sleep/README.md) and with shutdown (module docs).
             fence(Ordering::SeqCst);
-            if !Self::accepts(self.state.load(Ordering::SeqCst), inside) {
+            // ORDERING: SeqCst: the read half of the spawn/shutdown Dekker pair.
+            if !self.accepts(self.state.load(Ordering::SeqCst), inside) {
                 Header::abort(ptr, TaskError::Shutdown);
             }
             match target {
@@ -180,11 +182,7 @@ impl Handle {
 
     /// Declares `f` once as `op` and returns a function that spawns it per call.
     /// See [`Coordinator::guard`].
-    pub fn guard<K, A, T, F>(
-        &self,
-        op: Op<K>,
-        f: F,
-    ) -> impl Fn(A) -> Token<T> + Clone + Send + Sync + 'static
+    pub fn guard<K, A, T, F>(&self, op: Op<K>, f: F) -> impl Fn(A) -> Token<T> + Clone + Send + Sync + 'static
     where
         K: 'static,
         A: Send + 'static,
@@ -305,11 +303,7 @@ impl Coordinator {
     /// let prime = gate.guard(Op::new("prime_check"), is_prime);
     /// assert_eq!(prime(7919).wait(), Ok(true));
     /// ```
-    pub fn guard<K, A, T, F>(
-        &self,
-        op: Op<K>,
-        f: F,
-    ) -> impl Fn(A) -> Token<T> + Clone + Send + Sync + 'static
+    pub fn guard<K, A, T, F>(&self, op: Op<K>, f: F) -> impl Fn(A) -> Token<T> + Clone + Send + Sync + 'static
     where
         K: 'static,
         A: Send + 'static,
@@ -333,21 +327,24 @@ impl Coordinator {
     /// itself forever.
     pub fn shutdown(&self) {
         if worker::with_ctx_of(&self.handle.shared, |c| c.is_some()) {
-            panic!("tokengate: Coordinator::shutdown called from one of its own tasks; it would wait for itself forever");
+            panic!(
+                "tokengate: Coordinator::shutdown called from one of its own tasks; it would wait for itself forever"
+            );
         }
         self.handle.shared.close(CLOSING);
         self.join();
     }
 
     fn join(&self) {
-        let threads = match self.threads.lock() {
-            Ok(mut t) => std::mem::take(&mut *t),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        };
+        // Cold path. The lock is held through the joins and the final drain, so a
+        // second, concurrent `shutdown` waits for the first instead of draining early.
+        let mut threads = self.threads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Dropped inside one of our own tasks: resolve this worker's queues first, so
+        // peers waiting on its pinned work are not left waiting for a blocked worker.
+        worker::with_ctx_of(&self.handle.shared, |c| c.map(WorkerCtx::drain_own));
         let me = crate::sync::current().id();
-        for t in threads {
-            // A worker dropping the last `Coordinator` cannot join itself; it exits on
-            // its own once its current task returns.
+        for t in threads.drain(..) {
+            // A worker cannot join itself; it exits once its current task returns.
             if t.thread().id() != me {
                 let _ = t.join();
             }
@@ -482,10 +479,7 @@ impl Builder {
         }
         let reserved = self.reserve.unwrap_or(n / 4);
         if reserved >= n {
-            return Err(BuildError::ReserveTooLarge {
-                reserved,
-                workers: n,
-            });
+            return Err(BuildError::ReserveTooLarge { reserved, workers: n });
         }
         let (lanes, locals) = SharedLanes::new(n);
         let shared = Arc::new(Shared {
@@ -493,9 +487,7 @@ impl Builder {
             sleep: Sleep::new(n),
             heavy: HeavyGate::new(n - reserved),
             locality: Arc::new(Locality::new(n)),
-            workers: (0..n)
-                .map(|_| CachePadded::new(WorkerInfo::new()))
-                .collect(),
+            workers: (0..n).map(|_| CachePadded::new(WorkerInfo::new())).collect(),
             state: AtomicUsize::new(OPEN),
             terminate: AtomicBool::new(false),
         });
@@ -504,11 +496,8 @@ impl Builder {
         let mut threads = Vec::with_capacity(n);
         for (index, local) in locals.into_iter().enumerate() {
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
-            let (worker_shared, started, builder_thread) = (
-                Arc::clone(&shared),
-                Arc::clone(&started),
-                builder_thread.clone(),
-            );
+            let (worker_shared, started, builder_thread) =
+                (Arc::clone(&shared), Arc::clone(&started), builder_thread.clone());
             let spawned = ThreadBuilder::new()
                 .name(format!("{}-{index}", self.name))
                 .spawn(move || {

@@ -31,7 +31,7 @@
 //!   a single light task is not worth the cache misses of a migration.
 
 use crate::op::Weight;
-use crate::sync::{AtomicUsize, CachePadded, Injector, Ordering, Steal, Stealer, Worker, TUNING};
+use crate::sync::{fence, AtomicUsize, CachePadded, Injector, Ordering, Steal, Stealer, Worker, TUNING};
 use crate::task::TaskRef;
 
 /// The parts of the queues every thread can reach.
@@ -73,11 +73,7 @@ impl SharedLanes {
         let remote = locals
             .iter()
             .map(|l| Remote {
-                stealers: [
-                    l.deques[0].stealer(),
-                    l.deques[1].stealer(),
-                    l.deques[2].stealer(),
-                ],
+                stealers: [l.deques[0].stealer(), l.deques[1].stealer(), l.deques[2].stealer()],
                 inbox: Injector::new(),
             })
             .collect();
@@ -102,33 +98,56 @@ impl SharedLanes {
     /// True if any queue a thief or the injector could serve is non-empty.
     pub(crate) fn has_stealable(&self) -> bool {
         self.injector.iter().any(|q| !q.is_empty())
-            || self
-                .remote
-                .iter()
-                .any(|r| r.stealers.iter().any(|s| !s.is_empty()))
+            || self.remote.iter().any(|r| r.stealers.iter().any(|s| !s.is_empty()))
+    }
+
+    /// True if any task sits in any shared queue (injector, lanes or inbox).
+    pub(crate) fn any_queued(&self) -> bool {
+        self.has_stealable() || self.remote.iter().any(|r| !r.inbox.is_empty())
+    }
+
+    /// True if heavy work is queued in any stealable lane.
+    pub(crate) fn has_heavy(&self) -> bool {
+        let h = Weight::Heavy.index();
+        !self.injector[h].is_empty() || self.remote.iter().any(|r| !r.stealers[h].is_empty())
+    }
+
+    /// True if `find_work` could find something for worker `me` right now. It takes
+    /// nothing, so a worker can look before it withdraws from sleep (README.md).
+    pub(crate) fn has_work_for(&self, me: usize, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> bool {
+        let (l, m, h) = (Weight::Light.index(), Weight::Medium.index(), Weight::Heavy.index());
+        let heavy_ok = heavy.may_run();
+        self.has_pinned(me, local)
+            || !local.deques[l].is_empty()
+            || !local.deques[m].is_empty()
+            || (heavy_ok && !local.deques[h].is_empty())
+            || !self.injector[l].is_empty()
+            || !self.injector[m].is_empty()
+            || (heavy_ok && !self.injector[h].is_empty())
+            || self.remote.iter().enumerate().any(|(w, r)| {
+                w != me
+                    && (!r.stealers[l].is_empty()
+                        || !r.stealers[m].is_empty()
+                        || (heavy_ok && !r.stealers[h].is_empty()))
+            })
     }
 
     /// Drains every shared queue, resolving what is left as `Shutdown`.
     pub(crate) fn drain_shared(&self) {
-        for q in self
-            .injector
-            .iter()
-            .chain(self.remote.iter().map(|r| &r.inbox))
-        {
+        for q in self.injector.iter().chain(self.remote.iter().map(|r| &r.inbox)) {
             drain_injector(q);
         }
     }
 
-    fn from_injector(&self, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> Option<Found> {
+    fn take_injected(&self, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> Option<Found> {
         let light = &self.injector[Weight::Light.index()];
         let medium = &self.injector[Weight::Medium.index()];
         // `is_empty` first: an empty `Injector::steal` still pays a SeqCst fence.
         let found = nonempty(light)
             .and_then(|q| retry(|| q.steal_batch_and_pop(&local.deques[Weight::Light.index()])))
             .or_else(|| {
-                nonempty(medium).and_then(|q| {
-                    retry(|| q.steal_batch_with_limit_and_pop(local.medium(), TUNING.medium_batch))
-                })
+                nonempty(medium)
+                    .and_then(|q| retry(|| q.steal_batch_with_limit_and_pop(local.medium(), TUNING.medium_batch)))
             });
         if let Some(task) = found {
             return Some(Found {
@@ -180,9 +199,7 @@ impl SharedLanes {
             let dest = &local.deques[weight.index()];
             let before = dest.len();
             let task = match weight {
-                Weight::Medium => {
-                    retry(|| victim.steal_batch_with_limit_and_pop(dest, TUNING.medium_batch))
-                }
+                Weight::Medium => retry(|| victim.steal_batch_with_limit_and_pop(dest, TUNING.medium_batch)),
                 _ => retry(|| victim.steal_batch_and_pop(dest)),
             };
             if let Some(task) = task {
@@ -199,15 +216,9 @@ impl SharedLanes {
 
     /// Searches for work for worker `me`, in the documented order. Heavy work from a
     /// stealable lane is only taken through `heavy` (the reservation).
-    pub(crate) fn find_work(
-        &self,
-        me: usize,
-        local: &LocalLanes,
-        tick: u32,
-        heavy: &HeavyAccess<'_>,
-    ) -> Option<Found> {
+    pub(crate) fn find_work(&self, me: usize, local: &LocalLanes, tick: u32, heavy: &HeavyAccess<'_>) -> Option<Found> {
         if tick % 61 == 0 {
-            if let Some(found) = self.from_injector(local, heavy) {
+            if let Some(found) = self.take_injected(local, heavy) {
                 return Some(found);
             }
         }
@@ -237,7 +248,7 @@ impl SharedLanes {
                 });
             }
         }
-        self.from_injector(local, heavy)
+        self.take_injected(local, heavy)
             .or_else(|| self.steal(me, local, heavy))
     }
 
@@ -345,13 +356,19 @@ impl HeavyGate {
         }
     }
 
+    /// Gives a permit back. The caller then checks for queued heavy work and wakes
+    /// a parked worker for it (a worker refused a permit may have parked).
     pub(crate) fn release(&self) {
-        self.running.fetch_sub(1, Ordering::Relaxed);
+        // ORDERING: SeqCst: the write half of a Dekker pair with a parking worker that
+        // announces, fences, then reads `held()` in `has_work_for`.
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
     }
 
     /// Permits currently held.
     pub(crate) fn held(&self) -> usize {
-        self.running.load(Ordering::Relaxed)
+        // ORDERING: SeqCst: the read half of the Dekker pair described in `release`.
+        self.running.load(Ordering::SeqCst)
     }
 
     pub(crate) fn limit(&self) -> usize {
@@ -371,6 +388,11 @@ pub(crate) struct HeavyAccess<'a> {
 }
 
 impl HeavyAccess<'_> {
+    /// Whether heavy work could be taken now (without taking a permit).
+    fn may_run(&self) -> bool {
+        self.holding || self.helping || self.gate.held() < self.gate.limit
+    }
+
     /// Runs `take` if heavy work is allowed now. Returns the task and whether a new
     /// permit was taken for it (to be released after it runs).
     fn with_permit(&self, take: impl FnOnce() -> Option<TaskRef>) -> Option<(TaskRef, bool)> {

@@ -90,12 +90,8 @@ pub struct LocalityStats {
 impl Locality {
     pub(crate) fn new(workers: usize) -> Self {
         Locality {
-            slots: (0..TUNING.anchor_slots)
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            pinned: (0..workers)
-                .map(|_| CachePadded::new(AtomicUsize::new(0)))
-                .collect(),
+            slots: (0..TUNING.anchor_slots).map(|_| AtomicU64::new(0)).collect(),
+            pinned: (0..workers).map(|_| CachePadded::new(AtomicUsize::new(0))).collect(),
             domains_opened: AtomicU64::new(0),
             domains_released: AtomicU64::new(0),
         }
@@ -190,16 +186,13 @@ impl Locality {
             domains_opened: self.domains_opened.load(Ordering::Relaxed),
             // ORDERING: Acquire pairs with the Release increment in `Domain::leave`.
             domains_released: self.domains_released.load(Ordering::Acquire),
+            // ORDERING: Acquire pairs with the pin/release read-modify-writes.
             pinned_anchor_slots: self
                 .slots
                 .iter()
                 .filter(|s| s.load(Ordering::Acquire) & ACTIVE_MASK != 0)
                 .count(),
-            pinned_tasks: self
-                .pinned
-                .iter()
-                .map(|p| p.load(Ordering::Relaxed))
-                .collect(),
+            pinned_tasks: self.pinned.iter().map(|p| p.load(Ordering::Relaxed)).collect(),
         }
     }
 }
@@ -210,11 +203,7 @@ impl Placement {
     pub(crate) fn release(&self) {
         match self {
             Placement::Free => {}
-            Placement::Anchor {
-                locality,
-                slot,
-                worker,
-            } => {
+            Placement::Anchor { locality, slot, worker } => {
                 locality.pinned[*worker].fetch_sub(1, Ordering::Relaxed);
                 // ORDERING: AcqRel, the other half of `pin`'s CAS on the same slot.
                 locality.slots[*slot].fetch_sub(1, Ordering::AcqRel);
@@ -229,9 +218,7 @@ impl Placement {
     /// The hex SHA-256 seed of the task's domain, if it belongs to one.
     pub(crate) fn domain_seed(&self) -> Option<String> {
         match self {
-            Placement::Domain { domain } => {
-                Some(domain.seed.iter().map(|b| format!("{b:02x}")).collect())
-            }
+            Placement::Domain { domain } => Some(domain.seed.iter().map(|b| format!("{b:02x}")).collect()),
             _ => None,
         }
     }
@@ -239,12 +226,7 @@ impl Placement {
 
 impl Domain {
     /// Opens a domain whose lead counts as its first member.
-    fn open(
-        locality: &Arc<Locality>,
-        seed: [u8; 32],
-        worker: usize,
-        parent: Option<Arc<Domain>>,
-    ) -> Arc<Self> {
+    fn open(locality: &Arc<Locality>, seed: [u8; 32], worker: usize, parent: Option<Arc<Domain>>) -> Arc<Self> {
         if let Some(p) = &parent {
             // ORDERING: Relaxed, as for any join: a running member of `p` holds a count.
             p.active.fetch_add(1, Ordering::Relaxed);
@@ -267,9 +249,7 @@ impl Domain {
             return;
         }
         // ORDERING: Release: whoever reads the count sees the release complete.
-        self.locality
-            .domains_released
-            .fetch_add(1, Ordering::Release);
+        self.locality.domains_released.fetch_add(1, Ordering::Release);
         if let Some(parent) = &self.parent {
             parent.leave();
         }

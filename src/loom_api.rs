@@ -270,13 +270,7 @@ impl Locality {
         least_loaded: impl Fn() -> usize,
     ) -> (Placed, Option<usize>) {
         let current = current.map(|t| &t.header().meta.placement);
-        let (p, w) = crate::locality::Locality::place(
-            &self.0,
-            op.tag(),
-            task::next_id(),
-            current,
-            least_loaded,
-        );
+        let (p, w) = crate::locality::Locality::place(&self.0, op.tag(), task::next_id(), current, least_loaded);
         (Placed(p), w)
     }
 

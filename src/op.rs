@@ -134,11 +134,7 @@ impl Op<Free> {
     pub fn sticky_anchor(self, anchor: impl Into<Arc<str>>) -> Op<Sticky> {
         let anchor: Arc<str> = anchor.into();
         let hash = fnv1a(anchor.as_bytes());
-        Op::build(
-            self.inner.name.clone(),
-            self.inner.weight,
-            Tag::Sticky { anchor, hash },
-        )
+        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Sticky { anchor, hash })
     }
 
     /// Makes this op a *lead*: each call opens a locality domain whose seed is the
@@ -155,11 +151,7 @@ impl Op<Free> {
         S: Into<String>,
     {
         let calls: Arc<[String]> = calls.into_iter().map(Into::into).collect();
-        Op::build(
-            self.inner.name.clone(),
-            self.inner.weight,
-            Tag::Lead { calls },
-        )
+        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Lead { calls })
     }
 }
 

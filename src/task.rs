@@ -117,13 +117,12 @@ where
         // `Cell<F, T>` (`repr(C)`, header first); the caller holds a reference.
         let cell = unsafe { ptr.cast::<Cell<F, T>>().as_ref() };
         // SAFETY: the caller won the claim, so it has exclusive access to the slot.
-        let stage = cell
-            .stage
-            .with_mut(|s| unsafe { std::ptr::replace(s, Stage::Running) });
+        let stage = cell.stage.with_mut(|s| unsafe { std::ptr::replace(s, Stage::Running) });
         let Stage::Pending(f) = stage else {
             crate::fatal("claimed task had no closure")
         };
-        let result = catch_unwind(AssertUnwindSafe(f)).map_err(TaskError::from_panic);
+        let result =
+            crate::worker::as_current(ptr, || catch_unwind(AssertUnwindSafe(f))).map_err(TaskError::from_panic);
         // SAFETY: still the exclusive owner of the slot until `DONE` is published.
         cell.stage.with_mut(|s| unsafe { *s = Stage::Done(result) });
     }
@@ -180,7 +179,7 @@ where
 {
     let cell = Cell {
         header: Header {
-            state: AtomicUsize::new(QUEUED | 2 * REF_ONE),
+            state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
             waker: AtomicWaker::new(),
             vtable: &Cell::<F, T>::VTABLE,
             meta,
@@ -204,12 +203,10 @@ impl Header {
             }
             // ORDERING: Acquire pairs with the Release that made the task reachable
             // (queue push or token hand-off), so the winner sees the closure.
-            match self.state.compare_exchange_weak(
-                s,
-                s | RUNNING,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(s, s | RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(actual) => s = actual,
             }
@@ -230,21 +227,15 @@ impl Header {
             if s & STAGE != RUNNING {
                 crate::fatal("completed a task that was not running");
             }
-            let unref = if consume && s & AWAITER == 0 {
-                REF_ONE
-            } else {
-                0
-            };
+            let unref = if consume && s & AWAITER == 0 { REF_ONE } else { 0 };
             // ORDERING: AcqRel. Release publishes the result (and the pin release) to the
             // token's Acquire of `DONE`; Acquire pairs with the token's AWAITER RMW, so a
             // registered waker is visible to `wake()`, and with the token's last use of
             // the task if this CAS drops the final reference.
-            match header.state.compare_exchange_weak(
-                s,
-                s - RUNNING + DONE - unref,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
+            match header
+                .state
+                .compare_exchange_weak(s, s - RUNNING + DONE - unref, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(prev) => break prev,
                 Err(actual) => s = actual,
             }
@@ -276,7 +267,7 @@ impl Header {
 
     /// True once the result is available. Acquire, so a `true` lets the caller read it.
     pub(crate) fn is_done(&self) -> bool {
-        // ORDERING: Acquire pairs with the Release in `publish`.
+        // ORDERING: Acquire pairs with the Release half of the completing CAS in `complete`.
         self.state.load(Ordering::Acquire) & STAGE == DONE
     }
 
@@ -350,10 +341,6 @@ pub(crate) struct TaskRef {
 unsafe impl Send for TaskRef {}
 
 impl TaskRef {
-    pub(crate) fn as_ptr(&self) -> NonNull<Header> {
-        self.ptr
-    }
-
     /// Runs the task if nobody claimed it first (a cancelled task is skipped).
     /// Returns true if this call ran it.
     pub(crate) fn run(self) -> bool {

@@ -31,6 +31,9 @@ use crate::task::Header;
 /// A handle to one spawned call: a future of `Result<T, TaskError>` that can also be
 /// waited on from synchronous code.
 ///
+/// A token is `Send` but not `Sync`: it has one waker slot, so only its owner may
+/// wait on it.
+///
 /// Dropping a token does not cancel the task: it still runs, and its result is
 /// discarded. Use [`Token::cancel`] to stop a task that has not started.
 ///
@@ -54,9 +57,6 @@ pub struct Token<T> {
 // SAFETY: the token only moves a `T: Send` out of the task, and every shared header
 // field it touches through `&self` is atomic.
 unsafe impl<T: Send> Send for Token<T> {}
-// SAFETY: `&Token` only reads atomics (`is_finished`, `cancel`, waiting); the result is
-// moved out through `self` or `&mut self` alone.
-unsafe impl<T: Send> Sync for Token<T> {}
 
 impl<T> Unpin for Token<T> {}
 

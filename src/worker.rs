@@ -16,7 +16,7 @@ use crate::lanes::{Found, HeavyAccess, LocalLanes};
 use crate::locality::Placement;
 use crate::sleep::{backoff, thread_waker};
 use crate::sync::{park, park_timeout, Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, TUNING};
-use crate::task::{Header, TaskRef};
+use crate::task::Header;
 
 crate::sync::const_thread_local! {
     /// The worker running on this thread, if any; set for the thread's whole life.
@@ -204,17 +204,19 @@ impl WorkerCtx {
             holding: self.holding_heavy.get(),
             helping,
         };
-        self.shared
-            .lanes
-            .find_work(self.index, &self.local, tick, &heavy)
+        self.shared.lanes.find_work(self.index, &self.local, tick, &heavy)
+    }
+
+    fn heavy_access(&self, helping: bool) -> HeavyAccess<'_> {
+        HeavyAccess {
+            gate: &self.shared.heavy,
+            holding: self.holding_heavy.get(),
+            helping,
+        }
     }
 
     fn execute(&self, found: Found) {
-        let Found {
-            task,
-            permit,
-            stolen,
-        } = found;
+        let Found { task, permit, stolen } = found;
         let info = &self.shared.workers[self.index];
         if stolen > 0 {
             WorkerInfo::bump(&info.stolen, stolen as u64);
@@ -222,14 +224,25 @@ impl WorkerCtx {
         if permit {
             self.holding_heavy.set(true);
         }
-        let ran = run_as_current(task);
+        let ran = task.run();
         if permit {
             self.holding_heavy.set(false);
             self.shared.heavy.release();
+            // A worker refused a permit may have parked with heavy work queued.
+            if self.shared.lanes.has_heavy() {
+                self.shared.sleep.notify_one();
+            }
         }
         if ran {
             WorkerInfo::bump(&info.executed, 1);
         }
+    }
+
+    /// True if `find_work` could find something for this worker right now.
+    fn has_work(&self) -> bool {
+        self.shared
+            .lanes
+            .has_work_for(self.index, &self.local, &self.heavy_access(false))
     }
 
     /// Searches as a spinner for a while, then parks. Returns work, or `None` when the
@@ -250,7 +263,7 @@ impl WorkerCtx {
                     }
                     backoff(round);
                 }
-                // Nothing found; the search after `announce_sleep` covers any push
+                // Nothing found; the look after `announce_sleep` covers any push
                 // that raced with this decrement.
                 sleep.stop_spinning();
             }
@@ -259,13 +272,18 @@ impl WorkerCtx {
                 self.withdraw_sleep();
                 return None;
             }
-            if let Some(found) = self.find_work(false) {
-                if !sleep.cancel_sleep(self.index) {
-                    self.found_while_spinning();
+            // Look, but take nothing while announced: a set idle bit must always mean
+            // "holds no task", or the quiescence check could end a shutdown early.
+            if self.has_work() {
+                spinning = !sleep.cancel_sleep(self.index);
+                if !spinning {
+                    if let Some(found) = self.find_work(false) {
+                        return Some(found);
+                    }
                 }
-                return Some(found);
+                continue;
             }
-            if self.shared.is_closing() && sleep.all_idle() {
+            if self.shared.is_closing() && sleep.all_idle() && !self.shared.lanes.any_queued() {
                 self.shared.terminate();
                 self.withdraw_sleep();
                 return None;
@@ -294,6 +312,10 @@ impl WorkerCtx {
     }
 
     /// `Token::wait` on this worker: run other work until `header` is done.
+    ///
+    /// While the pool is being dropped, work found here is resolved `Shutdown`
+    /// instead of run (queued tasks do not run then), which still resolves the
+    /// awaited token if it was among them.
     fn help_until(&self, header: &Header, deadline: Option<Instant>) -> bool {
         let mut round = 0;
         loop {
@@ -301,7 +323,11 @@ impl WorkerCtx {
                 return true;
             }
             if let Some(found) = self.find_work(true) {
-                self.execute(found);
+                if self.shared.exit_requested() {
+                    self.discard(found);
+                } else {
+                    self.execute(found);
+                }
                 round = 0;
                 continue;
             }
@@ -314,23 +340,46 @@ impl WorkerCtx {
                 continue;
             }
             let done = header.register(&thread_waker());
-            self.shared.sleep.set_waiting(self.index, true);
-            if !done && !header.is_done() && !self.shared.lanes.has_pinned(self.index, &self.local)
-            {
+            self.shared.sleep.announce_help(self.index);
+            let work = self
+                .shared
+                .lanes
+                .has_work_for(self.index, &self.local, &self.heavy_access(true));
+            if !done && !work && !header.is_done() {
                 park_until(deadline);
             }
-            self.shared.sleep.set_waiting(self.index, false);
+            if !self.shared.sleep.cancel_help(self.index) {
+                // Claimed by a notifier, which counted us as a searcher.
+                self.found_while_spinning();
+            }
             round = 0;
         }
     }
+
+    /// Resolves found work as `Shutdown` without running it.
+    fn discard(&self, found: Found) {
+        found.task.abort(crate::TaskError::Shutdown);
+        if found.permit {
+            self.shared.heavy.release();
+        }
+    }
+
+    /// Resolves everything in this worker's own queues as `Shutdown`. Used when the
+    /// last `Coordinator` is dropped inside one of its own tasks, so peers waiting on
+    /// this worker's pinned work are not left waiting for a worker that is blocked.
+    pub(crate) fn drain_own(&self) {
+        self.local.drain(&self.shared.lanes, self.index);
+    }
 }
 
-/// Runs a task with `CURRENT_TASK` pointing at it. Returns whether it ran.
-fn run_as_current(task: TaskRef) -> bool {
-    let prev = CURRENT_TASK.with(|c| c.replace(Some(task.as_ptr())));
-    let ran = task.run();
+/// Runs `f` (a task's closure) with `CURRENT_TASK` pointing at `task`, so that
+/// `is_cancelled` and domain inheritance see it. The pointer is set only while the
+/// closure runs: the task may be freed as soon as it completes.
+pub(crate) fn as_current<R>(task: NonNull<Header>, f: impl FnOnce() -> R) -> R {
+    let prev = CURRENT_TASK.with(|c| c.replace(Some(task)));
+    let result = f();
     CURRENT_TASK.with(|c| c.set(prev));
-    ran
+    result
 }
 
 /// Blocks the calling thread until `header` is done or `deadline` passes. Returns
@@ -351,6 +400,9 @@ fn block_until(header: &Header, deadline: Option<Instant>) -> bool {
     for round in 0..TUNING.wait_spin_rounds {
         if header.is_done() {
             return true;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
         }
         backoff(round);
     }

@@ -5,19 +5,19 @@
 use std::sync::OnceLock;
 use std::task::{Wake, Waker};
 
-use crate::sync::{
-    fence, yield_now, AtomicBool, AtomicU64, AtomicUsize, CachePadded, Ordering, Thread,
-};
+use crate::sync::{fence, yield_now, AtomicU64, AtomicUsize, CachePadded, Ordering, Thread};
 
-/// Per-pool sleep state. See the module docs for who may change what.
+/// Per-pool sleep state. See `README.md` for who may change what.
 pub(crate) struct Sleep {
-    /// Workers currently searching for work (awake, holding no task).
+    /// Workers currently searching for work (awake, holding no task). Read as a
+    /// signed number: a claimer increments it just *after* clearing a bit, so the
+    /// woken worker's decrement may briefly come first.
     spinning: CachePadded<AtomicUsize>,
     max_spinning: usize,
-    /// One bit per worker: set = announced idle sleep (see README.md).
+    /// One bit per worker: set = parked idle (announced, holding no task).
     idle: Box<[AtomicU64]>,
-    /// Per worker: parked inside `Token::wait`.
-    waiting: Box<[CachePadded<AtomicBool>]>,
+    /// One bit per worker: set = parked inside `Token::wait`, ready to help.
+    helping: Box<[AtomicU64]>,
     /// Per worker: its thread, registered before the pool is handed to the user.
     threads: Box<[OnceLock<Thread>]>,
     workers: usize,
@@ -27,17 +27,17 @@ fn split(worker: usize) -> (usize, u64) {
     (worker / 64, 1u64 << (worker % 64))
 }
 
+fn bitmask(workers: usize) -> Box<[AtomicU64]> {
+    (0..workers.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
+}
+
 impl Sleep {
     pub(crate) fn new(workers: usize) -> Self {
         Sleep {
             spinning: CachePadded::new(AtomicUsize::new(0)),
             max_spinning: (workers / 2).max(1),
-            idle: (0..workers.div_ceil(64))
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            waiting: (0..workers)
-                .map(|_| CachePadded::new(AtomicBool::new(false)))
-                .collect(),
+            idle: bitmask(workers),
+            helping: bitmask(workers),
             threads: (0..workers).map(|_| OnceLock::new()).collect(),
             workers,
         }
@@ -58,43 +58,50 @@ impl Sleep {
         }
     }
 
+    fn someone_spinning(&self) -> bool {
+        // ORDERING: SeqCst, the read half of the pusher's Dekker pair (README.md).
+        (self.spinning.load(Ordering::SeqCst) as isize) > 0
+    }
+
     // ----- pusher side -------------------------------------------------------------
 
-    /// Wakes one idle worker if nobody is searching. The caller must have pushed its
-    /// work and then issued `fence(SeqCst)`.
+    /// Wakes one parked worker, idle ones before helping ones, unless a worker is
+    /// searching. The caller must have published its work and then fenced (SeqCst).
     pub(crate) fn notify_one(&self) {
-        for (word_index, word) in self.idle.iter().enumerate() {
-            // ORDERING: SeqCst, the read half of the pusher's Dekker pair (README.md).
-            // Reading the idle bits first keeps the common case (nobody parked) to one
-            // load of a line that rarely changes.
-            let mut bits = word.load(Ordering::SeqCst);
-            if bits == 0 {
-                continue;
-            }
-            // ORDERING: SeqCst, as above. A searcher will find the work: no wake needed.
-            if self.spinning.load(Ordering::SeqCst) > 0 {
-                return;
-            }
-            while bits != 0 {
-                let bit = bits & bits.wrapping_neg();
-                if self.claim(word, bit) {
-                    self.unpark(word_index * 64 + bit.trailing_zeros() as usize);
+        for mask in [&self.idle, &self.helping] {
+            for (word_index, word) in mask.iter().enumerate() {
+                // ORDERING: SeqCst, the read half of the pusher's Dekker pair. Reading
+                // the bits first keeps the common case (nobody parked) to one load of a
+                // line that rarely changes.
+                let mut bits = word.load(Ordering::SeqCst);
+                if bits == 0 {
+                    continue;
+                }
+                if self.someone_spinning() {
                     return;
                 }
-                bits &= !bit;
+                while bits != 0 {
+                    let bit = bits & bits.wrapping_neg();
+                    if self.claim(word, bit) {
+                        self.unpark(word_index * 64 + bit.trailing_zeros() as usize);
+                        return;
+                    }
+                    bits &= !bit;
+                }
             }
         }
     }
 
-    /// Wakes worker `w` for pinned work, whether it is idle or blocked in `wait()`.
+    /// Wakes worker `w` for pinned work, whether it is parked idle or inside `wait()`.
     /// The caller must have pushed to `w`'s pinned lane and then fenced (SeqCst).
     pub(crate) fn notify_worker(&self, w: usize) {
         let (word, bit) = split(w);
-        // ORDERING: SeqCst loads: the read half of the pinned Dekker pair.
-        if self.idle[word].load(Ordering::SeqCst) & bit != 0 && self.claim(&self.idle[word], bit) {
-            self.unpark(w);
-        } else if self.waiting[w].load(Ordering::SeqCst) {
-            self.unpark(w);
+        for mask in [&self.idle, &self.helping] {
+            // ORDERING: SeqCst load: the read half of the pinned Dekker pair.
+            if mask[word].load(Ordering::SeqCst) & bit != 0 && self.claim(&mask[word], bit) {
+                self.unpark(w);
+                return;
+            }
         }
     }
 
@@ -103,14 +110,15 @@ impl Sleep {
         for w in 0..self.workers {
             let (word, bit) = split(w);
             self.claim(&self.idle[word], bit);
+            self.claim(&self.helping[word], bit);
             self.unpark(w);
         }
     }
 
     /// Clears `bit` if it is set; the winner counts the woken worker as searching.
     fn claim(&self, word: &AtomicU64, bit: u64) -> bool {
-        // ORDERING: AcqRel: the clear is the hand-over of the sleeper to us; exactly one
-        // of the notifiers and the owner sees the bit set in the old value.
+        // ORDERING: AcqRel: the clear is the hand-over of the parked worker to us;
+        // exactly one of the claimers and the owner sees the bit set in the old value.
         if word.fetch_and(!bit, Ordering::AcqRel) & bit == 0 {
             return false;
         }
@@ -125,13 +133,13 @@ impl Sleep {
     pub(crate) fn try_start_spinning(&self) -> bool {
         let mut n = self.spinning.load(Ordering::Relaxed);
         loop {
-            if n >= self.max_spinning {
+            if (n as isize) >= self.max_spinning as isize {
                 return false;
             }
             // ORDERING: SeqCst: a pusher that sees this count relies on us to search.
             match self
                 .spinning
-                .compare_exchange_weak(n, n + 1, Ordering::SeqCst, Ordering::Relaxed)
+                .compare_exchange_weak(n, n.wrapping_add(1), Ordering::SeqCst, Ordering::Relaxed)
             {
                 Ok(_) => return true,
                 Err(actual) => n = actual,
@@ -139,41 +147,48 @@ impl Sleep {
         }
     }
 
-    /// Stops searching. Returns true if this was the last searcher; the caller must
+    /// Stops searching. Returns true if no other searcher is left; the caller must
     /// then check for leftover work and call `notify_one` if there is some.
     pub(crate) fn stop_spinning(&self) -> bool {
         // ORDERING: SeqCst, then a SeqCst fence: the write half of the searcher's Dekker
-        // pair, so either we see a racing push or its pusher sees `spinning == 0`.
-        let last = self.spinning.fetch_sub(1, Ordering::SeqCst) == 1;
+        // pair, so either we see a racing push or its pusher sees no searcher.
+        let last = (self.spinning.fetch_sub(1, Ordering::SeqCst) as isize) <= 1;
         fence(Ordering::SeqCst);
         last
     }
 
-    /// Announces that worker `w` is about to park idle. The caller must search every
-    /// queue once more afterwards, and cancel the sleep if it finds work.
+    /// Announces that worker `w` is about to park idle. The caller must then look at
+    /// every queue once more, and withdraw if there is work.
     pub(crate) fn announce_sleep(&self, w: usize) {
-        let (word, bit) = split(w);
-        // ORDERING: SeqCst + fence: the write half of the pusher/sleeper Dekker pair.
-        self.idle[word].fetch_or(bit, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        announce(&self.idle, w);
     }
 
-    /// Withdraws worker `w`'s announcement. True if it was still ours to withdraw;
-    /// false if a notifier already claimed us (we are then counted as searching).
+    /// Withdraws worker `w`'s idle announcement. True if it was still ours to
+    /// withdraw; false if a notifier already claimed us (we now count as searching).
     pub(crate) fn cancel_sleep(&self, w: usize) -> bool {
-        let (word, bit) = split(w);
-        // ORDERING: AcqRel: races with `claim` on the same bit; one side wins.
-        self.idle[word].fetch_and(!bit, Ordering::AcqRel) & bit != 0
+        withdraw(&self.idle, w)
+    }
+
+    /// Announces that worker `w`, blocked inside `wait()`, is about to park and may
+    /// be woken to help with any work.
+    pub(crate) fn announce_help(&self, w: usize) {
+        announce(&self.helping, w);
+    }
+
+    /// Withdraws a help announcement; false if a notifier claimed us meanwhile.
+    pub(crate) fn cancel_help(&self, w: usize) -> bool {
+        withdraw(&self.helping, w)
     }
 
     /// True while worker `w`'s idle bit is set (nobody claimed it yet).
     pub(crate) fn is_announced(&self, w: usize) -> bool {
         let (word, bit) = split(w);
-        // ORDERING: Acquire pairs with the notifier's AcqRel clear.
+        // ORDERING: Acquire pairs with the claimer's AcqRel clear.
         self.idle[word].load(Ordering::Acquire) & bit != 0
     }
 
-    /// True if every worker has announced idle sleep: the pool is quiescent.
+    /// True if every worker is parked idle (bit set: holding no task, and having
+    /// found no work after announcing). Part of the quiescence check (README.md).
     pub(crate) fn all_idle(&self) -> bool {
         (0..self.workers).all(|w| {
             let (word, bit) = split(w);
@@ -181,16 +196,19 @@ impl Sleep {
             self.idle[word].load(Ordering::SeqCst) & bit != 0
         })
     }
+}
 
-    /// Marks worker `w` as parked inside `wait()` (or not). Setting it is followed by
-    /// a fence: the caller then re-checks its token and its pinned lanes.
-    pub(crate) fn set_waiting(&self, w: usize, waiting: bool) {
-        // ORDERING: SeqCst + fence: the write half of the pinned Dekker pair.
-        self.waiting[w].store(waiting, Ordering::SeqCst);
-        if waiting {
-            fence(Ordering::SeqCst);
-        }
-    }
+fn announce(mask: &[AtomicU64], w: usize) {
+    let (word, bit) = split(w);
+    // ORDERING: SeqCst + fence: the write half of the pusher/parker Dekker pair.
+    mask[word].fetch_or(bit, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+}
+
+fn withdraw(mask: &[AtomicU64], w: usize) -> bool {
+    let (word, bit) = split(w);
+    // ORDERING: AcqRel: races with `claim` on the same bit; exactly one side wins.
+    mask[word].fetch_and(!bit, Ordering::AcqRel) & bit != 0
 }
 
 /// Back-off for spin loops: a few pause instructions, growing to 16 (a `pause` can

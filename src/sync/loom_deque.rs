@@ -89,11 +89,7 @@ impl<T> Stealer<T> {
             None => Steal::Empty,
         }
     }
-    pub(crate) fn steal_batch_with_limit_and_pop(
-        &self,
-        dest: &Worker<T>,
-        limit: usize,
-    ) -> Steal<T> {
+    pub(crate) fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
         batch_and_pop(&self.queue, dest, limit)
     }
     pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
@@ -122,11 +118,7 @@ impl<T> Injector<T> {
             None => Steal::Empty,
         }
     }
-    pub(crate) fn steal_batch_with_limit_and_pop(
-        &self,
-        dest: &Worker<T>,
-        limit: usize,
-    ) -> Steal<T> {
+    pub(crate) fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
         batch_and_pop(&self.queue, dest, limit)
     }
     pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
