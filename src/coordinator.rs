@@ -118,27 +118,38 @@ impl Shared {
                 place(None)
             };
             let (task, ptr) = task::new(f, Meta { id, placement });
-            let mut self_pinned = false;
             match (target, ctx) {
-                (Some(w), Some(c)) if c.index() == w => {
-                    c.local().push_pinned(task);
-                    self_pinned = true;
+                // Own queues: only this worker pops them (thieves aside), and it drains
+                // them before it exits, so no shutdown re-check is needed. A push onto
+                // a non-empty lane needs no wake either: the task already there obliges
+                // whoever parks next to look (its look sees the lane non-empty), and a
+                // searcher that finds other work re-checks for leftovers (sleep/README.md).
+                (Some(w), Some(c)) if c.index() == w => c.local().push_pinned(task),
+                (None, Some(c)) => {
+                    if c.local().push(weight, task) {
+                        // ORDERING: SeqCst fence: the write half of the pusher/parker
+                        // Dekker pair (sleep/README.md).
+                        fence(Ordering::SeqCst);
+                        self.sleep.notify_one();
+                    }
                 }
-                (Some(w), _) => self.lanes.push_inbox(w, task),
-                (None, Some(c)) => c.local().push(weight, task),
-                (None, None) => self.lanes.push_injector(weight, task),
-            }
-            // ORDERING: SeqCst fence: the write half of both Dekker pairs, with the
-            // sleeping worker (sleep/README.md) and with shutdown (module docs).
-            fence(Ordering::SeqCst);
-            // ORDERING: SeqCst: the read half of the spawn/shutdown Dekker pair.
-            if !self.accepts(self.state.load(Ordering::SeqCst), inside) {
-                Header::abort(ptr, TaskError::Shutdown);
-            }
-            match target {
-                Some(_) if self_pinned => {}
-                Some(w) => self.sleep.notify_worker(w),
-                None => self.sleep.notify_one(),
+                (target, _) => {
+                    match target {
+                        Some(w) => self.lanes.push_inbox(w, task),
+                        None => self.lanes.push_injector(weight, task),
+                    }
+                    // ORDERING: SeqCst fence: the write half of both Dekker pairs, with
+                    // the parking worker (sleep/README.md) and with shutdown (module docs).
+                    fence(Ordering::SeqCst);
+                    // ORDERING: SeqCst: the read half of the spawn/shutdown Dekker pair.
+                    if !self.accepts(self.state.load(Ordering::SeqCst), inside) {
+                        Header::abort(ptr, TaskError::Shutdown);
+                    }
+                    match target {
+                        Some(w) => self.sleep.notify_worker(w),
+                        None => self.sleep.notify_one(),
+                    }
+                }
             }
             Token::from_raw(ptr)
         })

@@ -271,8 +271,13 @@ impl LocalLanes {
         &self.deques[Weight::Medium.index()]
     }
 
-    pub(crate) fn push(&self, weight: Weight, task: TaskRef) {
-        self.deques[weight.index()].push(task);
+    /// Pushes onto this worker's own lane. Returns true if the lane was empty, in
+    /// which case the caller must wake a parked worker (see `Shared::spawn`).
+    pub(crate) fn push(&self, weight: Weight, task: TaskRef) -> bool {
+        let lane = &self.deques[weight.index()];
+        let was_empty = lane.is_empty();
+        lane.push(task);
+        was_empty
     }
 
     pub(crate) fn push_pinned(&self, task: TaskRef) {

@@ -13,6 +13,8 @@ use crate::lanes::{HeavyAccess, LocalLanes, SharedLanes};
 use crate::locality::Placement;
 use crate::op::{Op, Weight};
 use crate::sync::{Arc, Thread};
+use std::ptr::NonNull;
+
 use crate::task::{self, Header, Meta, TaskRef};
 use crate::token::Token;
 use crate::LocalityStats;
@@ -21,7 +23,17 @@ use crate::LocalityStats;
 
 /// A queue's reference to a task (`TaskRef`): run it, resolve it, or drop it (the
 /// drop resolves a still-queued task as `Shutdown`, the safety net).
-pub struct QueuedTask(TaskRef);
+pub struct QueuedTask {
+    task: TaskRef,
+    /// The task's header, kept from `task::new` (whose second pointer is the same
+    /// block) for tasks this module allocated; `None` for tasks handed back by
+    /// `find_work`, which only ever get run.
+    header: Option<NonNull<Header>>,
+}
+
+// SAFETY: `TaskRef` is `Send`, and `header` points into the block that reference
+// keeps alive; it is only used to read the header's immutable `meta`.
+unsafe impl Send for QueuedTask {}
 
 /// Allocates a free (unpinned) task: the queue's reference and the caller's token.
 pub fn task<F, T>(f: F) -> (QueuedTask, Token<T>)
@@ -54,40 +66,37 @@ where
             placement,
         },
     );
-    (QueuedTask(task), Token::from_raw(ptr))
+    (
+        QueuedTask {
+            task,
+            header: Some(ptr),
+        },
+        Token::from_raw(ptr),
+    )
 }
 
 impl QueuedTask {
-    fn header(&self) -> &Header {
-        // SAFETY: the wrapped `TaskRef` owns a reference, so the header is alive
-        // while `self` is.
-        unsafe { self.0.as_ptr().as_ref() }
+    fn found(task: TaskRef) -> Self {
+        QueuedTask { task, header: None }
     }
 
     /// `TaskRef::run`: runs the task unless someone claimed it first. True if it ran.
     pub fn run(self) -> bool {
-        self.0.run()
+        self.task.run()
     }
 
     /// `TaskRef::abort(Shutdown)`: resolves the task as `Shutdown` unless claimed.
     pub fn abort_shutdown(self) {
-        self.0.abort(crate::TaskError::Shutdown)
+        self.task.abort(crate::TaskError::Shutdown)
     }
 
-    /// `Header::abort(ptr, Shutdown)` without giving up this reference: what a spawn's
-    /// post-push shutdown re-check does. True if this call resolved the task.
-    pub fn abort_shutdown_by_ref(&self) -> bool {
-        Header::abort(self.0.as_ptr(), crate::TaskError::Shutdown)
-    }
-
-    /// True once the task has a result.
-    pub fn is_done(&self) -> bool {
-        self.header().is_done()
-    }
-
-    /// The task's id.
-    pub fn id(&self) -> u64 {
-        self.header().meta.id
+    fn placement(&self) -> &Placement {
+        let header = self
+            .header
+            .expect("only tasks allocated by loom_api can be a `current` task");
+        // SAFETY: `self.task` owns a reference to this block, so the header is alive
+        // while `self` is, and `meta` never changes after `task::new`.
+        unsafe { &header.as_ref().meta.placement }
     }
 }
 
@@ -173,11 +182,11 @@ pub fn lanes(workers: usize) -> (Lanes, Vec<Local>) {
 impl Lanes {
     /// Pushes to the global injector of `weight` (a spawn from outside the pool).
     pub fn push_injector(&self, weight: Weight, task: QueuedTask) {
-        self.0.push_injector(weight, task.0)
+        self.0.push_injector(weight, task.task)
     }
     /// Pushes to worker `w`'s inbox (pinned work placed from elsewhere).
     pub fn push_inbox(&self, w: usize, task: QueuedTask) {
-        self.0.push_inbox(w, task.0)
+        self.0.push_inbox(w, task.task)
     }
     /// `SharedLanes::find_work` for worker `me` with the given heavy access.
     pub fn find_work(
@@ -195,10 +204,28 @@ impl Lanes {
             helping,
         };
         self.0.find_work(me, &local.0, tick, &heavy).map(|f| Found {
-            task: QueuedTask(f.task),
+            task: QueuedTask::found(f.task),
             permit: f.permit,
             stolen: f.stolen,
         })
+    }
+    /// `SharedLanes::has_work_for`: whether `find_work` could find something for
+    /// worker `me` now, taking nothing (the look of a worker about to park).
+    pub fn has_work_for(&self, me: usize, local: &Local, gate: &HeavyGate, holding: bool, helping: bool) -> bool {
+        let heavy = HeavyAccess {
+            gate: &gate.0,
+            holding,
+            helping,
+        };
+        self.0.has_work_for(me, &local.0, &heavy)
+    }
+    /// True if heavy work is queued in any stealable lane.
+    pub fn has_heavy(&self) -> bool {
+        self.0.has_heavy()
+    }
+    /// True if any task sits in any shared queue.
+    pub fn any_queued(&self) -> bool {
+        self.0.any_queued()
     }
     /// True if any stealable or injector queue is non-empty.
     pub fn has_stealable(&self) -> bool {
@@ -212,12 +239,13 @@ impl Lanes {
 
 impl Local {
     /// Pushes to this worker's own lane of `weight` (a spawn from inside a task).
-    pub fn push(&self, weight: Weight, task: QueuedTask) {
-        self.0.push(weight, task.0)
+    /// True if the lane was empty (the spawn then wakes a parked worker).
+    pub fn push(&self, weight: Weight, task: QueuedTask) -> bool {
+        self.0.push(weight, task.task)
     }
     /// Pushes to this worker's own pinned lane.
     pub fn push_pinned(&self, task: QueuedTask) {
-        self.0.push_pinned(task.0)
+        self.0.push_pinned(task.task)
     }
     /// Resolves everything left in this worker's lanes and inbox as `Shutdown`.
     pub fn drain(&self, lanes: &Lanes, me: usize) {
@@ -269,7 +297,7 @@ impl Locality {
         current: Option<&QueuedTask>,
         least_loaded: impl Fn() -> usize,
     ) -> (Placed, Option<usize>) {
-        let current = current.map(|t| &t.header().meta.placement);
+        let current = current.map(QueuedTask::placement);
         let (p, w) = crate::locality::Locality::place(&self.0, op.tag(), task::next_id(), current, least_loaded);
         (Placed(p), w)
     }
