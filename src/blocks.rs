@@ -41,6 +41,7 @@ crate::sync::const_thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache { free: [const { Vec::new() }; CLASSES] });
 }
 
+#[inline]
 fn class_of(layout: Layout) -> Option<usize> {
     (layout.size() <= MAX_SIZE && layout.align() <= ALIGN && layout.size() > 0).then(|| (layout.size() - 1) / CLASS)
 }
@@ -53,6 +54,7 @@ fn class_layout(class: usize) -> Layout {
 }
 
 /// Allocates a block for a value of `layout`.
+#[inline]
 pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
     let (real, cached) = match class_of(layout) {
         Some(class) => {
@@ -73,6 +75,7 @@ pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
 /// # Safety
 /// `block` must come from `allocate` with this same `layout`, and must not be used
 /// again.
+#[inline]
 pub(crate) unsafe fn release(block: NonNull<u8>, layout: Layout) {
     let Some(class) = class_of(layout) else {
         // SAFETY: allocated by `allocate` with exactly `layout` (it bypassed the cache).
