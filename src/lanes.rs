@@ -280,6 +280,11 @@ impl LocalLanes {
         was_empty
     }
 
+    /// True if this worker's own lanes (weight lanes and pinned lane) are empty.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.pinned.is_empty() && self.deques.iter().all(Worker::is_empty)
+    }
+
     pub(crate) fn push_pinned(&self, task: TaskRef) {
         self.pinned.push(task);
     }

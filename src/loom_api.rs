@@ -118,10 +118,6 @@ impl Sleep {
     pub fn notify_one(&self) {
         self.0.notify_one()
     }
-    /// Pusher side for pinned work of worker `w`.
-    pub fn notify_worker(&self, w: usize) {
-        self.0.notify_worker(w)
-    }
     /// Wakes every worker.
     pub fn notify_all(&self) {
         self.0.notify_all()
@@ -145,10 +141,6 @@ impl Sleep {
     /// True while `w`'s idle bit is set.
     pub fn is_announced(&self, w: usize) -> bool {
         self.0.is_announced(w)
-    }
-    /// True if every worker announced sleep.
-    pub fn all_idle(&self) -> bool {
-        self.0.all_idle()
     }
 }
 
@@ -184,10 +176,6 @@ impl Lanes {
     pub fn push_injector(&self, weight: Weight, task: QueuedTask) {
         self.0.push_injector(weight, task.task)
     }
-    /// Pushes to worker `w`'s inbox (pinned work placed from elsewhere).
-    pub fn push_inbox(&self, w: usize, task: QueuedTask) {
-        self.0.push_inbox(w, task.task)
-    }
     /// `SharedLanes::find_work` for worker `me` with the given heavy access.
     pub fn find_work(
         &self,
@@ -209,32 +197,6 @@ impl Lanes {
             stolen: f.stolen,
         })
     }
-    /// `SharedLanes::has_work_for`: whether `find_work` could find something for
-    /// worker `me` now, taking nothing (the look of a worker about to park).
-    pub fn has_work_for(&self, me: usize, local: &Local, gate: &HeavyGate, holding: bool, helping: bool) -> bool {
-        let heavy = HeavyAccess {
-            gate: &gate.0,
-            holding,
-            helping,
-        };
-        self.0.has_work_for(me, &local.0, &heavy)
-    }
-    /// True if heavy work is queued in any stealable lane.
-    pub fn has_heavy(&self) -> bool {
-        self.0.has_heavy()
-    }
-    /// True if any task sits in any shared queue.
-    pub fn any_queued(&self) -> bool {
-        self.0.any_queued()
-    }
-    /// True if any stealable or injector queue is non-empty.
-    pub fn has_stealable(&self) -> bool {
-        self.0.has_stealable()
-    }
-    /// Resolves everything left in the shared queues as `Shutdown`.
-    pub fn drain_shared(&self) {
-        self.0.drain_shared()
-    }
 }
 
 impl Local {
@@ -243,24 +205,12 @@ impl Local {
     pub fn push(&self, weight: Weight, task: QueuedTask) -> bool {
         self.0.push(weight, task.task)
     }
-    /// Pushes to this worker's own pinned lane.
-    pub fn push_pinned(&self, task: QueuedTask) {
-        self.0.push_pinned(task.task)
-    }
-    /// Resolves everything left in this worker's lanes and inbox as `Shutdown`.
-    pub fn drain(&self, lanes: &Lanes, me: usize) {
-        self.0.drain(&lanes.0, me)
-    }
 }
 
 impl HeavyGate {
     /// A gate letting at most `limit` workers run heavy work at once.
     pub fn new(limit: usize) -> Self {
         HeavyGate(crate::lanes::HeavyGate::new(limit))
-    }
-    /// Takes a permit if one is free.
-    pub fn try_acquire(&self) -> bool {
-        self.0.try_acquire()
     }
     /// Gives a permit back.
     pub fn release(&self) {

@@ -184,15 +184,31 @@ impl WorkerCtx {
     }
 
     fn main_loop(&self) {
+        // Whether this worker is counted in `spinning` (it will search every queue
+        // before it parks).
+        let mut spinning = false;
         while !self.shared.exit_requested() {
             let found = match self.find_work(false) {
-                Some(found) => found,
-                None => match self.idle() {
+                Some(found) => {
+                    if spinning {
+                        self.found_while_spinning();
+                    }
+                    found
+                }
+                None => match self.idle(spinning) {
                     Some(found) => found,
                     None => return,
                 },
             };
             self.execute(found);
+            // With its own lanes drained, the worker is about to search: count it as
+            // a searcher now, before a submitter reacting to the result it just
+            // published pushes more work. Otherwise that push would see nobody
+            // searching and pay a futex wake of a parked worker on every round trip.
+            spinning = self.local.is_drained() && self.shared.sleep.try_start_spinning();
+        }
+        if spinning {
+            self.shared.sleep.stop_spinning();
         }
     }
 
@@ -247,9 +263,9 @@ impl WorkerCtx {
 
     /// Searches as a spinner for a while, then parks. Returns work, or `None` when the
     /// worker must exit. The counters it touches are explained in `sleep/README.md`.
-    fn idle(&self) -> Option<Found> {
+    fn idle(&self, already_spinning: bool) -> Option<Found> {
         let sleep = &self.shared.sleep;
-        let mut spinning = sleep.try_start_spinning();
+        let mut spinning = already_spinning || sleep.try_start_spinning();
         loop {
             if spinning {
                 for round in 0..TUNING.idle_spin_rounds {

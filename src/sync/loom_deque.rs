@@ -2,10 +2,21 @@
 //!
 //! crossbeam's lock-free deques cannot be model-checked by loom, so this module
 //! provides the same API over a `loom::sync::Mutex<VecDeque>`. The lock is a modelling
-//! device: it makes each queue operation one atomic step that loom can interleave,
-//! which is exactly the linearisable behaviour crossbeam promises. It never appears in
-//! a normal build.
+//! device: it makes each queue operation that moves items one atomic step that loom
+//! can interleave, which is exactly the linearisable behaviour crossbeam promises. It
+//! never appears in a normal build.
+//!
+//! Reads that move nothing (`is_empty`, `len`, and a pop or steal that finds the queue
+//! empty) do not take the lock: they read an atomic length that every push and take
+//! stores (Release) while holding the lock. This matters for the sleep protocol's
+//! Dekker pairs. In loom a lock/unlock pair is a release/acquire synchronisation, so
+//! a worker that merely *looked* at a queue through the lock would publish all its
+//! earlier writes (say, its idle bit) to the next pusher, and the store-buffering
+//! outcome that the SeqCst fences exist to forbid could never be explored: removing a
+//! fence would go unnoticed. crossbeam's own `is_empty` / empty `steal` are plain
+//! loads of its indices, which publish nothing, and this reproduces that.
 
+use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use std::collections::VecDeque;
 
@@ -18,7 +29,45 @@ pub(crate) enum Steal<T> {
     Retry,
 }
 
-type Shared<T> = Arc<Mutex<VecDeque<T>>>;
+/// The queue shared by a lane's owner and its thieves (or by an injector's users).
+struct Queue<T> {
+    items: Mutex<VecDeque<T>>,
+    /// `items.len()`, stored with Release under the lock after every change, and
+    /// read with Acquire without it, like crossbeam's `back`/`front` indices.
+    len: AtomicUsize,
+}
+
+type Shared<T> = Arc<Queue<T>>;
+
+impl<T> Queue<T> {
+    fn new() -> Shared<T> {
+        Arc::new(Queue {
+            items: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+        })
+    }
+    fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+    /// Runs `f` on the items under the lock, then publishes the new length.
+    fn with<R>(&self, f: impl FnOnce(&mut VecDeque<T>) -> R) -> R {
+        let mut q = self.items.lock().unwrap();
+        let r = f(&mut q);
+        self.len.store(q.len(), Ordering::Release);
+        r
+    }
+    fn push(&self, item: T) {
+        self.with(|q| q.push_back(item));
+    }
+    /// Takes one item, or returns `None` at once (without the lock) if the queue
+    /// looks empty.
+    fn take(&self, back: bool) -> Option<T> {
+        if self.len() == 0 {
+            return None;
+        }
+        self.with(|q| if back { q.pop_back() } else { q.pop_front() })
+    }
+}
 
 /// The owner's end of a lane.
 pub(crate) struct Worker<T> {
@@ -36,23 +85,25 @@ pub(crate) struct Injector<T> {
     queue: Shared<T>,
 }
 
+fn steal_result<T>(item: Option<T>) -> Steal<T> {
+    match item {
+        Some(t) => Steal::Success(t),
+        None => Steal::Empty,
+    }
+}
+
 impl<T> Worker<T> {
     pub(crate) fn new_lifo() -> Self {
         Self {
-            queue: Arc::new(Mutex::new(VecDeque::new())),
+            queue: Queue::new(),
             lifo: true,
         }
     }
     pub(crate) fn push(&self, task: T) {
-        self.queue.lock().unwrap().push_back(task);
+        self.queue.push(task);
     }
     pub(crate) fn pop(&self) -> Option<T> {
-        let mut q = self.queue.lock().unwrap();
-        if self.lifo {
-            q.pop_back()
-        } else {
-            q.pop_front()
-        }
+        self.queue.take(self.lifo)
     }
     pub(crate) fn stealer(&self) -> Stealer<T> {
         Stealer {
@@ -60,34 +111,36 @@ impl<T> Worker<T> {
         }
     }
     pub(crate) fn is_empty(&self) -> bool {
-        self.queue.lock().unwrap().is_empty()
+        self.len() == 0
     }
     pub(crate) fn len(&self) -> usize {
-        self.queue.lock().unwrap().len()
+        self.queue.len()
     }
 }
 
 /// Moves up to `limit` items (at most half, at least one) from `src` to `dest`, and
 /// returns one more for the caller to run.
 fn batch_and_pop<T>(src: &Shared<T>, dest: &Worker<T>, limit: usize) -> Steal<T> {
-    let mut q = src.lock().unwrap();
-    let Some(first) = q.pop_front() else {
+    if src.len() == 0 {
+        return Steal::Empty;
+    }
+    let taken = src.with(|q| {
+        let first = q.pop_front()?;
+        let extra = (q.len() / 2).min(limit.saturating_sub(1));
+        Some((first, q.drain(..extra).collect::<Vec<T>>()))
+    });
+    let Some((first, moved)) = taken else {
         return Steal::Empty;
     };
-    let extra = (q.len() / 2).min(limit.saturating_sub(1));
-    let moved: Vec<T> = q.drain(..extra).collect();
-    drop(q);
-    let mut d = dest.queue.lock().unwrap();
-    d.extend(moved);
+    if !moved.is_empty() {
+        dest.queue.with(|d| d.extend(moved));
+    }
     Steal::Success(first)
 }
 
 impl<T> Stealer<T> {
     pub(crate) fn steal(&self) -> Steal<T> {
-        match self.queue.lock().unwrap().pop_front() {
-            Some(t) => Steal::Success(t),
-            None => Steal::Empty,
-        }
+        steal_result(self.queue.take(false))
     }
     pub(crate) fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
         batch_and_pop(&self.queue, dest, limit)
@@ -96,7 +149,7 @@ impl<T> Stealer<T> {
         batch_and_pop(&self.queue, dest, 2)
     }
     pub(crate) fn len(&self) -> usize {
-        self.queue.lock().unwrap().len()
+        self.queue.len()
     }
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
@@ -105,18 +158,13 @@ impl<T> Stealer<T> {
 
 impl<T> Injector<T> {
     pub(crate) fn new() -> Self {
-        Self {
-            queue: Arc::new(Mutex::new(VecDeque::new())),
-        }
+        Self { queue: Queue::new() }
     }
     pub(crate) fn push(&self, task: T) {
-        self.queue.lock().unwrap().push_back(task);
+        self.queue.push(task);
     }
     pub(crate) fn steal(&self) -> Steal<T> {
-        match self.queue.lock().unwrap().pop_front() {
-            Some(t) => Steal::Success(t),
-            None => Steal::Empty,
-        }
+        steal_result(self.queue.take(false))
     }
     pub(crate) fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
         batch_and_pop(&self.queue, dest, limit)
@@ -125,7 +173,7 @@ impl<T> Injector<T> {
         batch_and_pop(&self.queue, dest, 2)
     }
     pub(crate) fn len(&self) -> usize {
-        self.queue.lock().unwrap().len()
+        self.queue.len()
     }
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
