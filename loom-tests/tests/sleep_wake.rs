@@ -1,0 +1,227 @@
+//! Model 4: the worker sleep/wake protocol (`src/sleep/README.md`).
+
+use loom::sync::atomic::Ordering::{Acquire, Release, SeqCst};
+use loom::sync::atomic::{fence, AtomicBool, AtomicUsize};
+use loom::sync::Arc;
+use loom::thread::{self, Thread};
+use tokengate::loom_api;
+use tokengate::{Coordinator, Op};
+use tokengate_loom_tests::{model, Runs};
+
+/// Builds the 2-worker pool of models 4a/4c. `build()` itself runs under loom: the
+/// workers start, register, and go idle (one spin round under loom, then announce
+/// sleep and park) in every interleaving with what main does next.
+fn two_workers() -> Coordinator {
+    Coordinator::builder().workers(2).pin_workers(false).build().unwrap()
+}
+
+/// Model 4a: a full coordinator with 2 workers and the main thread as the outside
+/// submitter: injector push → fence(SeqCst) → `notify_one`, racing both workers'
+/// spin → announce → fence → last search → park. Main then blocks in `wait()`: if
+/// every worker missed the push (a lost wake-up), nobody ever runs the task and loom
+/// reports the deadlock.
+///
+/// Bound: the pool is then *dropped* (ABORTING: workers exit at once) rather than
+/// shut down gracefully. The wake-up property is decided before the pool is torn
+/// down, and with a preemption bound every preemption spent in a graceful
+/// shutdown's quiescence protocol is one not spent on the push/sleep race; the
+/// graceful version explores ~3x the executions (1.2M, ~6 min on 2 cores) for no
+/// new interleaving of that race. It is kept as `..._graceful`, `#[ignore]`d; the
+/// graceful quiescence protocol itself is model 7a's subject.
+#[test]
+fn coordinator_push_while_workers_sleep() {
+    model(|| {
+        let gate = two_workers();
+        let runs = Runs::new();
+        let r = runs.clone();
+        let token = gate.spawn(&Op::new("job"), move || {
+            r.hit();
+            3u8
+        });
+        assert_eq!(token.wait(), Ok(3));
+        drop(gate);
+        assert_eq!(runs.get(), 1);
+    });
+}
+
+/// Model 4a, unbounded variant: as 4a, ending in a graceful `shutdown()`, which
+/// must also terminate both workers (quiescence detection over the idle bits).
+/// `#[ignore]`d for time (see 4a); run with `-- --ignored`.
+#[test]
+#[ignore = "~6 minutes on 2 cores; 4a covers the same push/sleep race"]
+fn coordinator_push_while_workers_sleep_graceful() {
+    model(|| {
+        let gate = two_workers();
+        let runs = Runs::new();
+        let r = runs.clone();
+        let token = gate.spawn(&Op::new("job"), move || {
+            r.hit();
+            3u8
+        });
+        assert_eq!(token.wait(), Ok(3));
+        gate.shutdown();
+        assert_eq!(runs.get(), 1);
+    });
+}
+
+/// Model 4c: pinned work. A sticky token is placed on one worker (its inbox) and
+/// only that worker may run it, so its push → fence → `notify_worker(w)` must wake
+/// `w` itself, whatever `w` is doing: another worker cannot cover for it. Same
+/// bound as 4a (the pool is dropped at the end).
+#[test]
+fn coordinator_pinned_push_while_workers_sleep() {
+    model(|| {
+        let gate = two_workers();
+        let runs = Runs::new();
+        let r = runs.clone();
+        let op = Op::new("pinned").sticky_anchor("a");
+        let handle = gate.handle();
+        let token = gate.spawn(&op, move || {
+            r.hit();
+            (tokengate::current_worker(), handle.anchor_worker("a"))
+        });
+        let (ran_on, pinned_to) = token.wait().unwrap();
+        assert!(ran_on.is_some());
+        assert_eq!(ran_on, pinned_to, "a sticky task ran off its anchor's worker");
+        drop(gate);
+        assert_eq!(runs.get(), 1);
+    });
+}
+
+/// The queue of the protocol model 4b: a count of queued work items. A push is a
+/// Release RMW (crossbeam publishes a pushed slot with a Release store of its back
+/// index); a take is a CAS that only succeeds on a non-zero count; a look is a plain
+/// Acquire load, which, like crossbeam's `is_empty`, publishes nothing.
+struct Queue(AtomicUsize);
+
+impl Queue {
+    fn push(&self) {
+        self.0.fetch_add(1, Release);
+    }
+    fn take(&self) -> bool {
+        let mut n = self.0.load(Acquire);
+        loop {
+            if n == 0 {
+                return false;
+            }
+            match self.0.compare_exchange(n, n - 1, Acquire, Acquire) {
+                Ok(_) => return true,
+                Err(actual) => n = actual,
+            }
+        }
+    }
+    fn look(&self) -> bool {
+        self.0.load(Acquire) > 0
+    }
+}
+
+/// `WorkerCtx::main_loop` + `idle` + `execute` (worker.rs, as of commit c753244),
+/// statement for statement, over the real `Sleep`, with [`Queue`] standing in for
+/// all the lanes (`find_work` = take, `has_work_for` / `has_stealable` = look) and an
+/// explicit flag for `exit_requested`. Heavy permits and the graceful-shutdown
+/// branch are left out (no heavy work, no shutdown here). Running a task = counting
+/// it done and unparking main. **If `idle()` changes, change this with it.**
+fn sim_worker(me: usize, queue: &Queue, sleep: &loom_api::Sleep, exit: &AtomicBool, done: &AtomicUsize, main: &Thread) {
+    let found_while_spinning = || {
+        if sleep.stop_spinning() && queue.look() {
+            sleep.notify_one();
+        }
+    };
+    while !exit.load(Acquire) {
+        let found = queue.take()
+            || 'idle: {
+                let mut spinning = sleep.try_start_spinning();
+                loop {
+                    if spinning {
+                        // TUNING.idle_spin_rounds == 1 under loom.
+                        if queue.take() {
+                            found_while_spinning();
+                            break 'idle true;
+                        }
+                        if exit.load(Acquire) {
+                            sleep.stop_spinning();
+                            break 'idle false;
+                        }
+                        thread::yield_now(); // backoff(0)
+                        sleep.stop_spinning();
+                    }
+                    sleep.announce_sleep(me);
+                    if exit.load(Acquire) {
+                        if !sleep.cancel_sleep(me) {
+                            sleep.stop_spinning();
+                        }
+                        break 'idle false;
+                    }
+                    // Look, but take nothing while announced.
+                    if queue.look() {
+                        spinning = !sleep.cancel_sleep(me);
+                        if !spinning && queue.take() {
+                            break 'idle true;
+                        }
+                        continue;
+                    }
+                    while sleep.is_announced(me) {
+                        thread::park();
+                    }
+                    // A notifier cleared our bit and counted us as a spinner.
+                    spinning = true;
+                }
+            };
+        if !found {
+            return;
+        }
+        done.fetch_add(1, Release);
+        main.unpark();
+    }
+}
+
+/// Model 4b: the sleep/wake protocol on its own, at 2 preemptions: the real `Sleep`,
+/// two simulated workers running worker.rs's idle loop over a counter queue
+/// (`sim_worker`), and the main thread as the outside submitter, in two rounds:
+/// push → fence(SeqCst) → `notify_one` (as `Shared::spawn` does), then park until
+/// that item ran. The second round starts from whatever the first left behind, so
+/// it checks that the sleep counters stay exact: a claim racing a withdraw that
+/// leaked a `spinning` count would make every later `notify_one` believe someone is
+/// searching. A lost wake-up in either round leaves everyone parked: a loom deadlock.
+///
+/// Bounds: the lanes are replaced by one counter, because with the real lanes
+/// (about ten queue reads per search) two pushes at 2 preemptions did not finish
+/// in 15 minutes; the real search over the real lanes is 4a/4c's job, at one push. The
+/// rounds are sequential rather than a burst of two: with both items queued at
+/// once, a leaked count is never needed again (the second item is found while
+/// running the first), and a burst adds no liveness property (the chain wake is a
+/// throughput measure: a worker that finds one item finds the next one itself).
+#[test]
+fn sleep_protocol_two_workers_two_pushes() {
+    const ROUNDS: usize = 2;
+    model(|| {
+        let queue = Arc::new(Queue(AtomicUsize::new(0)));
+        let sleep = Arc::new(loom_api::Sleep::new(2));
+        let exit = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let main = thread::current();
+        let workers: Vec<_> = (0..2)
+            .map(|me| {
+                let (q, s, e, d, m) = (queue.clone(), sleep.clone(), exit.clone(), done.clone(), main.clone());
+                let h = thread::spawn(move || sim_worker(me, &q, &s, &e, &d, &m));
+                sleep.register(me, h.thread().clone());
+                h
+            })
+            .collect();
+        for round in 1..=ROUNDS {
+            queue.push();
+            fence(SeqCst);
+            sleep.notify_one();
+            while done.load(Acquire) < round {
+                thread::park();
+            }
+        }
+        exit.store(true, SeqCst);
+        sleep.notify_all();
+        for h in workers {
+            h.join().unwrap();
+        }
+        assert_eq!(done.load(Acquire), ROUNDS, "each item taken exactly once");
+        assert!(!queue.look());
+    });
+}
