@@ -14,18 +14,11 @@ pub fn model<F>(f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
-    check(loom::model::Builder::new(), f);
-}
-
-fn check<F>(builder: loom::model::Builder, f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
     quiet_task_panics();
     let executions = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&executions);
     let start = std::time::Instant::now();
-    builder.check(move || {
+    loom::model::Builder::new().check(move || {
         counter.fetch_add(1, Ordering::Relaxed);
         f();
     });

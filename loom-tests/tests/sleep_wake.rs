@@ -17,7 +17,7 @@ fn two_workers() -> Coordinator {
 
 /// Model 4a: a full coordinator with 2 workers and the main thread as the outside
 /// submitter: injector push → fence(SeqCst) → `notify_one`, racing both workers'
-/// spin → announce → fence → last search → park. Main then blocks in `wait()`: if
+/// spin → announce → fence → look at the queues → park. Main then blocks in `wait()`: if
 /// every worker missed the push (a lost wake-up), nobody ever runs the task and loom
 /// reports the deadlock.
 ///
@@ -25,7 +25,7 @@ fn two_workers() -> Coordinator {
 /// shut down gracefully. The wake-up property is decided before the pool is torn
 /// down, and with a preemption bound every preemption spent in a graceful
 /// shutdown's quiescence protocol is one not spent on the push/sleep race; the
-/// graceful version explores ~3x the executions (1.2M, ~6 min on 2 cores) for no
+/// graceful version explores 2.5x the executions (0.86M, 5.5 min on 2 cores) for no
 /// new interleaving of that race. It is kept as `..._graceful`, `#[ignore]`d; the
 /// graceful quiescence protocol itself is model 7a's subject.
 #[test]
@@ -48,7 +48,7 @@ fn coordinator_push_while_workers_sleep() {
 /// must also terminate both workers (quiescence detection over the idle bits).
 /// `#[ignore]`d for time (see 4a); run with `-- --ignored`.
 #[test]
-#[ignore = "~6 minutes on 2 cores; 4a covers the same push/sleep race"]
+#[ignore = "5.5 minutes on 2 cores; 4a covers the same push/sleep race"]
 fn coordinator_push_while_workers_sleep_graceful() {
     model(|| {
         let gate = two_workers();
