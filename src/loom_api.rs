@@ -9,12 +9,12 @@
 //! The whole module must be used inside `loom::model`: the wrapped types hold loom
 //! atomics, cells and queues.
 
+use std::ptr::NonNull;
+
 use crate::lanes::{HeavyAccess, LocalLanes, SharedLanes};
 use crate::locality::Placement;
 use crate::op::{Op, Weight};
 use crate::sync::{Arc, Thread};
-use std::ptr::NonNull;
-
 use crate::task::{self, Header, Meta, TaskRef};
 use crate::token::Token;
 use crate::LocalityStats;

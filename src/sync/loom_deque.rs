@@ -47,12 +47,16 @@ impl<T> Queue<T> {
         })
     }
     fn len(&self) -> usize {
+        // ORDERING: Acquire pairs with the Release store in `with`, like crossbeam's
+        // index loads; it takes no lock, so it publishes nothing of the reader's.
         self.len.load(Ordering::Acquire)
     }
     /// Runs `f` on the items under the lock, then publishes the new length.
     fn with<R>(&self, f: impl FnOnce(&mut VecDeque<T>) -> R) -> R {
         let mut q = self.items.lock().unwrap();
         let r = f(&mut q);
+        // ORDERING: Release: a lock-free `len` reader that sees this length also sees
+        // the queue change that produced it.
         self.len.store(q.len(), Ordering::Release);
         r
     }
