@@ -8,57 +8,12 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Condvar, Mutex, Once};
+use std::sync::{mpsc, Arc, Once};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::*;
 use tokengate::{current_worker, is_cancelled, Coordinator, Handle, Op, TaskError, Token, Weight};
-
-/// Upper bound for anything that should take milliseconds.
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn pool(workers: usize) -> Coordinator {
-    Coordinator::builder().workers(workers).build().expect("build")
-}
-
-/// Waits for `t` with a bound, then takes its result.
-fn get<T>(t: Token<T>) -> Result<T, TaskError> {
-    assert!(t.wait_timeout(LIMIT), "token {} unresolved after {LIMIT:?}", t.id());
-    t.wait()
-}
-
-/// Spins (yielding) until `cond` holds; panics after `LIMIT`.
-fn spin_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + LIMIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::yield_now();
-    }
-}
-
-/// Called by `n` tasks at once: each arrives, then waits (bounded) until all `n` have
-/// arrived. Only succeeds if the `n` tasks really run at the same time.
-fn rendezvous(arrived: &AtomicUsize, n: usize) -> Option<usize> {
-    arrived.fetch_add(1, SeqCst);
-    spin_until("all tasks to run at the same time", || arrived.load(SeqCst) >= n);
-    current_worker()
-}
-
-/// A one-shot gate: tasks `wait()` (bounded) until the test `open()`s it.
-#[derive(Clone, Default)]
-struct Latch(Arc<(Mutex<bool>, Condvar)>);
-
-impl Latch {
-    fn open(&self) {
-        *self.0 .0.lock().unwrap() = true;
-        self.0 .1.notify_all();
-    }
-    fn wait(&self) {
-        let (lock, cv) = &*self.0;
-        let guard = lock.lock().unwrap();
-        let (open, _) = cv.wait_timeout_while(guard, LIMIT, |o| !*o).unwrap();
-        assert!(*open, "latch was not opened within {LIMIT:?}");
-    }
-}
 
 /// Silences the default panic output for worker threads named `quiet-*`, whose
 /// panics are expected; every other panic is reported as usual.

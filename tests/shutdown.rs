@@ -6,40 +6,12 @@
 //! shutdown themselves, which run on helper threads) is bounded by `LIMIT`.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
 
+mod common;
+use common::*;
 use tokengate::{Coordinator, Handle, Op, TaskError, Token, Weight};
-
-/// Upper bound for anything that should take milliseconds.
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn pool(workers: usize) -> Coordinator {
-    Coordinator::builder().workers(workers).build().expect("build")
-}
-
-/// Waits for `t` with a bound, then takes its result.
-fn get<T>(t: Token<T>) -> Result<T, TaskError> {
-    assert!(t.wait_timeout(LIMIT), "token {} unresolved after {LIMIT:?}", t.id());
-    t.wait()
-}
-
-/// A one-shot gate: tasks `wait()` (bounded) until the test `open()`s it.
-#[derive(Clone, Default)]
-struct Latch(Arc<(Mutex<bool>, Condvar)>);
-
-impl Latch {
-    fn open(&self) {
-        *self.0 .0.lock().unwrap() = true;
-        self.0 .1.notify_all();
-    }
-    fn wait(&self) {
-        let (lock, cv) = &*self.0;
-        let guard = lock.lock().unwrap();
-        let (open, _) = cv.wait_timeout_while(guard, LIMIT, |o| !*o).unwrap();
-        assert!(*open, "latch was not opened within {LIMIT:?}");
-    }
-}
 
 /// Work running on a helper thread, joined with a bound so a hang fails the test.
 struct Background<R>(mpsc::Receiver<std::thread::Result<R>>);
