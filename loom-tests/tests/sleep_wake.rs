@@ -115,63 +115,77 @@ impl Queue {
     }
 }
 
-/// `WorkerCtx::main_loop` + `idle` + `execute` (worker.rs, as of commit c753244),
+/// `WorkerCtx::main_loop` + `idle` + `execute` (worker.rs, as of commit 03e8e84),
 /// statement for statement, over the real `Sleep`, with [`Queue`] standing in for
-/// all the lanes (`find_work` = take, `has_work_for` / `has_stealable` = look) and an
-/// explicit flag for `exit_requested`. Heavy permits and the graceful-shutdown
-/// branch are left out (no heavy work, no shutdown here). Running a task = counting
-/// it done and unparking main. **If `idle()` changes, change this with it.**
+/// all the lanes (`find_work` = take, `has_work_for` / `has_stealable` = look; the
+/// worker has no own lanes, so `is_drained()` is always true) and an explicit flag
+/// for `exit_requested`. Heavy permits and the graceful-shutdown branch are left
+/// out (no heavy work, no shutdown here). Running a task = counting it done and
+/// unparking main. **If `main_loop()` or `idle()` changes, change this with it.**
 fn sim_worker(me: usize, queue: &Queue, sleep: &loom_api::Sleep, exit: &AtomicBool, done: &AtomicUsize, main: &Thread) {
     let found_while_spinning = || {
         if sleep.stop_spinning() && queue.look() {
             sleep.notify_one();
         }
     };
+    // main_loop(): whether this worker is counted in `spinning`.
+    let mut spinning = false;
     while !exit.load(Acquire) {
-        let found = queue.take()
-            || 'idle: {
-                let mut spinning = sleep.try_start_spinning();
-                loop {
-                    if spinning {
-                        // TUNING.idle_spin_rounds == 1 under loom.
-                        if queue.take() {
-                            found_while_spinning();
-                            break 'idle true;
-                        }
-                        if exit.load(Acquire) {
-                            sleep.stop_spinning();
-                            break 'idle false;
-                        }
-                        thread::yield_now(); // backoff(0)
-                        sleep.stop_spinning();
+        let found = if queue.take() {
+            if spinning {
+                found_while_spinning();
+            }
+            true
+        } else {
+            // idle(spinning)
+            let mut spinning = spinning || sleep.try_start_spinning();
+            'idle: loop {
+                if spinning {
+                    // TUNING.idle_spin_rounds == 1 under loom.
+                    if queue.take() {
+                        found_while_spinning();
+                        break 'idle true;
                     }
-                    sleep.announce_sleep(me);
                     if exit.load(Acquire) {
-                        if !sleep.cancel_sleep(me) {
-                            sleep.stop_spinning();
-                        }
+                        sleep.stop_spinning();
                         break 'idle false;
                     }
-                    // Look, but take nothing while announced.
-                    if queue.look() {
-                        spinning = !sleep.cancel_sleep(me);
-                        if !spinning && queue.take() {
-                            break 'idle true;
-                        }
-                        continue;
-                    }
-                    while sleep.is_announced(me) {
-                        thread::park();
-                    }
-                    // A notifier cleared our bit and counted us as a spinner.
-                    spinning = true;
+                    thread::yield_now(); // backoff(0)
+                    sleep.stop_spinning();
                 }
-            };
+                sleep.announce_sleep(me);
+                if exit.load(Acquire) {
+                    // withdraw_sleep()
+                    if !sleep.cancel_sleep(me) {
+                        sleep.stop_spinning();
+                    }
+                    break 'idle false;
+                }
+                // Look, but take nothing while announced.
+                if queue.look() {
+                    spinning = !sleep.cancel_sleep(me);
+                    if !spinning && queue.take() {
+                        break 'idle true;
+                    }
+                    continue;
+                }
+                while sleep.is_announced(me) {
+                    thread::park();
+                }
+                // A notifier cleared our bit and counted us as a spinner.
+                spinning = true;
+            }
+        };
         if !found {
             return;
         }
+        // execute()
         done.fetch_add(1, Release);
         main.unpark();
+        spinning = sleep.try_start_spinning();
+    }
+    if spinning {
+        sleep.stop_spinning();
     }
 }
 
