@@ -94,6 +94,7 @@
 mod blocks;
 mod coordinator;
 mod error;
+mod join;
 mod lanes;
 mod locality;
 mod op;
@@ -110,6 +111,7 @@ pub mod loom_api;
 
 pub use coordinator::{default_coordinator, spawn, Builder, Coordinator, Handle, MAX_WORKERS};
 pub use error::{BuildError, TaskError};
+pub use join::{join_all, JoinAll};
 pub use locality::LocalityStats;
 pub use op::{Free, Lead, Op, Sticky, Weight};
 pub use token::Token;

@@ -36,6 +36,19 @@
 //! the completing CAS sees `AWAITER` and wakes, or the token's RMW sees `DONE` and
 //! does not wait.
 //!
+//! **The waiter's shortcut.** A worker blocked in `Token::wait()` runs queued work
+//! meanwhile, and often the task it pops is the one it waits for (fork-join: the
+//! child it just pushed is on top of its own LIFO lane). It then holds *both*
+//! references: the queue's, from the pop, and the token's, on its own stack. The
+//! token is `!Sync`, so no other thread can cancel or read the task, and no other
+//! reference exists, so nobody else can touch the state word at all. It moves
+//! `QUEUED → RUNNING → DONE` with plain loads and stores ([`TaskRef::run_by_waiter`])
+//! and skips the claim CAS, the completion CAS and the wake.
+//!
+//! **The last reference.** A holder that loads a reference count of one holds the
+//! only reference. Counts only go down, so nobody can add one, and it frees the task
+//! without a read-modify-write (`drop_ref`).
+//!
 //! So every task is resolved exactly once: by running, by cancellation, or by shutdown.
 //! A `TaskRef` dropped while its task is still `QUEUED` resolves it as `Shutdown`,
 //! which is the safety net that makes "every token resolves" hold even if a queue is
@@ -321,10 +334,13 @@ impl Header {
     pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
         // SAFETY: the caller owns a reference, so the header is alive here.
         let header = unsafe { ptr.as_ref() };
+        // ORDERING: Acquire: if ours is the only reference left, this pairs with the
+        // Release of the other owner's last decrement (or of the completing CAS that
+        // dropped it), so its last use of the task happens-before the free.
+        let sole = header.state.load(Ordering::Acquire) < 2 * REF_ONE;
         // ORDERING: AcqRel: Release publishes this owner's last use of the task; the
         // Acquire on the final decrement sees every other owner's, before freeing.
-        let prev = header.state.fetch_sub(REF_ONE, Ordering::AcqRel);
-        if prev < 2 * REF_ONE {
+        if sole || header.state.fetch_sub(REF_ONE, Ordering::AcqRel) < 2 * REF_ONE {
             // SAFETY: that was the last reference.
             unsafe { (header.vtable.dealloc)(ptr) };
         }
@@ -356,6 +372,39 @@ impl TaskRef {
         unsafe { (header.vtable.run)(ptr) };
         Header::complete(ptr, true);
         true
+    }
+
+    /// Runs the task on behalf of its own waiter: the caller is the thread that holds
+    /// the task's token and is blocked in one of the token's waits (see "The waiter's
+    /// shortcut" in the module docs). Nobody else can reach the state word, so no
+    /// read-modify-write is needed. Returns true if this call ran it (false: it was
+    /// cancelled before it was popped).
+    pub(crate) fn run_by_waiter(self) -> bool {
+        let ptr = self.into_raw();
+        // SAFETY: `into_raw` handed us the queue's reference.
+        let header = unsafe { ptr.as_ref() };
+        // Relaxed is enough for every access below: each earlier change to the state
+        // word was made by this thread (the token's) or reached it through the queue
+        // pop that handed over this reference, and no other thread holds a reference.
+        let s = header.state.load(Ordering::Relaxed);
+        if s & STAGE != QUEUED {
+            // SAFETY: we own the reference and do not use it again.
+            unsafe { Header::drop_ref(ptr) };
+            return false;
+        }
+        header.state.store(s | RUNNING, Ordering::Relaxed);
+        // SAFETY: `RUNNING` is ours: nobody else can claim the task (module docs).
+        unsafe { (header.vtable.run)(ptr) };
+        header.meta.placement.release();
+        let s = header.state.load(Ordering::Relaxed);
+        // Publish `DONE` and drop the queue's reference; the token keeps its own.
+        header.state.store(s - RUNNING + DONE - REF_ONE, Ordering::Relaxed);
+        true
+    }
+
+    /// True if this is a reference to the task `header`.
+    pub(crate) fn is(&self, header: &Header) -> bool {
+        std::ptr::eq(self.ptr.as_ptr(), header)
     }
 
     /// Resolves the task with `err` unless it was already claimed.

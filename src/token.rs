@@ -164,6 +164,13 @@ impl<T> Token<T> {
         crate::worker::wait_until_done(self.header(), Some(deadline))
     }
 
+    /// True if the task has finished; otherwise registers `waker` to be woken when it
+    /// does (replacing an earlier registration) and returns false, unless it finished
+    /// meanwhile. As in `poll`, but leaves the result in the token.
+    pub(crate) fn finished_or_register(&self, waker: &std::task::Waker) -> bool {
+        self.header().is_done() || self.header().register(waker)
+    }
+
     fn assert_not_taken(&self) {
         if self.taken {
             panic!("tokengate: Token used after its result was taken by .await");
@@ -185,7 +192,7 @@ impl<T> Future for Token<T> {
         if self.taken {
             panic!("tokengate: Token polled after it completed");
         }
-        if !self.header().is_done() && !self.header().register(cx.waker()) {
+        if !self.finished_or_register(cx.waker()) {
             return Poll::Pending;
         }
         Poll::Ready(self.take())

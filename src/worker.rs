@@ -200,7 +200,7 @@ impl WorkerCtx {
                     None => return,
                 },
             };
-            self.execute(found);
+            self.execute(found, None);
             // With its own lanes drained, the worker is about to search: count it as
             // a searcher now, before a submitter reacting to the result it just
             // published pushes more work. Otherwise that push would see nobody
@@ -231,7 +231,9 @@ impl WorkerCtx {
         }
     }
 
-    fn execute(&self, found: Found) {
+    /// Runs found work. `waited` is the task this worker is blocked on in
+    /// `Token::wait()`, if any: finding that very task takes the waiter's shortcut.
+    fn execute(&self, found: Found, waited: Option<&Header>) {
         let Found { task, permit, stolen } = found;
         let info = &self.shared.workers[self.index];
         if stolen > 0 {
@@ -240,7 +242,10 @@ impl WorkerCtx {
         if permit {
             self.holding_heavy.set(true);
         }
-        let ran = task.run();
+        let ran = match waited {
+            Some(header) if task.is(header) => task.run_by_waiter(),
+            _ => task.run(),
+        };
         if permit {
             self.holding_heavy.set(false);
             self.shared.heavy.release();
@@ -342,7 +347,7 @@ impl WorkerCtx {
                 if self.shared.exit_requested() {
                     self.discard(found);
                 } else {
-                    self.execute(found);
+                    self.execute(found, Some(header));
                 }
                 round = 0;
                 continue;
