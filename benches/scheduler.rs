@@ -115,6 +115,9 @@ fn bridge(c: &mut Criterion) {
         g.bench_function("tokengate", |b| {
             b.iter(|| assert_eq!(bridge_tokengate(&rt, &gate, iters, n), e))
         });
+        g.bench_function("tokengate_futures_join_all", |b| {
+            b.iter(|| assert_eq!(bridge_tokengate_futures(&rt, &gate, iters, n), e))
+        });
         gate.shutdown();
     }
     g.bench_function("tokio_spawn_blocking", |b| {

@@ -491,6 +491,16 @@ fn main() {
                     Box::new(|| ms(timed(|| bridge_tokengate(&rt, &gate, iters, n), e, "bridge tg"))),
                 ),
                 (
+                    "tokengate+futures::join_all",
+                    Box::new(|| {
+                        ms(timed(
+                            || bridge_tokengate_futures(&rt, &gate, iters, n),
+                            e,
+                            "bridge tg futures",
+                        ))
+                    }),
+                ),
+                (
                     "tokio spawn_blocking",
                     Box::new(|| {
                         ms(timed(
@@ -512,7 +522,12 @@ fn main() {
         );
         // ideal = serial / WORKERS, per repetition.
         let serial = table.samples("bridge", WALL.name, "serial");
-        for imp in ["tokengate", "tokio spawn_blocking", "rayon+oneshot"] {
+        for imp in [
+            "tokengate",
+            "tokengate+futures::join_all",
+            "tokio spawn_blocking",
+            "rayon+oneshot",
+        ] {
             let wall = table.samples("bridge", WALL.name, imp);
             for (s, w) in serial.iter().zip(&wall) {
                 table.push("bridge", VS, imp, w / (s / WORKERS as f64));

@@ -23,7 +23,7 @@ use std::sync::{Mutex, OnceLock};
 use crate::error::{BuildError, TaskError};
 use crate::lanes::{HeavyGate, SharedLanes};
 use crate::locality::{Locality, LocalityStats, Placement};
-use crate::op::{fnv1a, Op, Weight};
+use crate::op::{fnv1a, Op, Tag, Weight};
 use crate::sleep::Sleep;
 use crate::sync::{
     fence, park, Arc, AtomicBool, AtomicUsize, Builder as ThreadBuilder, CachePadded, JoinHandle, Ordering,
@@ -90,7 +90,7 @@ impl Shared {
             .unwrap_or(0)
     }
 
-    fn spawn<F, T>(&self, tag: &crate::op::Tag, weight: Weight, f: F) -> Token<T>
+    fn spawn<F, T>(&self, tag: &Tag, weight: Weight, f: F) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -112,10 +112,13 @@ impl Shared {
             let place =
                 |current: Option<&Placement>| Locality::place(&self.locality, tag, id, current, || self.least_loaded());
             // Inheritance (domains) only applies to spawns from this pool's own tasks.
-            let (placement, target) = if inside {
-                worker::with_current_placement(place)
-            } else {
-                place(None)
+            let (placement, target) = match (tag, inside) {
+                // The common case, without the locality machinery: an untagged op
+                // spawned from outside, or from a task outside any domain.
+                (Tag::None, false) => (Placement::Free, None),
+                (Tag::None, true) if !worker::in_domain() => (Placement::Free, None),
+                (_, true) => worker::with_current_placement(place),
+                (_, false) => place(None),
             };
             let (task, ptr) = task::new(f, Meta { id, placement });
             match (target, ctx) {

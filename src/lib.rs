@@ -61,6 +61,9 @@
 //!
 //! - `wait()` on a worker thread runs other queued work until the token resolves,
 //!   so a task may wait on its own children even with one worker.
+//! - [`join_all`] waits for many tokens as one [`JoinAll`], a future and a blocking
+//!   handle. It registers one waker at a time, so a batch awaited from an async task
+//!   wakes that task about once, not once per token.
 //! - [`Token::cancel`] on a queued task means its closure never runs, and the token
 //!   resolves `Cancelled`. A running task is not interrupted: it finishes with its
 //!   value, but [`is_cancelled`] turns true inside it.

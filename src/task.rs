@@ -169,12 +169,17 @@ where
 
     unsafe fn dealloc(ptr: NonNull<Header>) {
         let cell = ptr.cast::<Cell<F, T>>();
-        // SAFETY: the block holds a live `Cell<F, T>` written by `new`, and the caller
-        // dropped the last reference, so nobody else can touch it. We move it out once.
-        let value = unsafe { cell.as_ptr().read() };
-        // SAFETY: the block came from `blocks::allocate` with this layout in `new`.
+        // The closure or an unread result is user data: a panicking destructor must
+        // not unwind into the scheduler.
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: the block holds a live `Cell<F, T>` written by `new`, and the
+            // caller dropped the last reference, so nobody else can touch it. It is
+            // dropped once, here, and the block is not read again before reuse.
+            unsafe { std::ptr::drop_in_place(cell.as_ptr()) }
+        }));
+        // SAFETY: the block came from `blocks::allocate` with this layout in `new`, and
+        // its contents were dropped above.
         unsafe { crate::blocks::release(cell.cast(), Layout::new::<Cell<F, T>>()) };
-        drop_quietly(value);
     }
 }
 

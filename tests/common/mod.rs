@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokengate::{current_worker, Coordinator, TaskError, Token};
 
+pub mod locality;
+
 pub const LIMIT: Duration = Duration::from_secs(20);
 
 pub fn pool(workers: usize) -> Coordinator {
@@ -42,6 +44,10 @@ pub fn rendezvous(arrived: &AtomicUsize, n: usize) -> Option<usize> {
 pub struct Latch(Arc<(Mutex<bool>, Condvar)>);
 
 impl Latch {
+    /// A latch behind an `Arc`, for tests that hand it out with `Arc::clone`.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
     pub fn open(&self) {
         *self.0 .0.lock().unwrap() = true;
         self.0 .1.notify_all();
