@@ -151,10 +151,10 @@ impl Table {
 
     fn print(&self) {
         println!(
-            "{:<9} {:<28} {:<4} {:<20} {:>12} {:>12} {:>12} {:>8}",
+            "{:<9} {:<28} {:<4} {:<27} {:>12} {:>12} {:>12} {:>8}",
             "scenario", "metric", "goal", "impl", "median", "min", "max", "ratio"
         );
-        println!("{}", "-".repeat(112));
+        println!("{}", "-".repeat(119));
         let mut last = ("", "");
         for r in &self.rows {
             let scen = if r.scenario == last.0 { "" } else { r.scenario };
@@ -166,7 +166,7 @@ impl Table {
             last = (r.scenario, r.metric);
             let ratio = median(&r.samples) / self.base(r);
             println!(
-                "{:<9} {:<28} {:<4} {:<20} {:>12} {:>12} {:>12} {:>8}",
+                "{:<9} {:<28} {:<4} {:<27} {:>12} {:>12} {:>12} {:>8}",
                 scen,
                 m,
                 goal,

@@ -348,7 +348,7 @@ fn notes_panel(svg: &mut Svg, recs: &[Rec]) {
         .filter(|r| (!r.primary && r.scenario != "latency") || r.unit == "tasks/s")
         .map(|r| {
             format!(
-                "{:<9} {:<28} {:<22} {:>10} {}",
+                "{:<9} {:<28} {:<28} {:>10} {}",
                 r.scenario,
                 r.metric,
                 r.imp,
