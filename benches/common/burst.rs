@@ -18,10 +18,40 @@ pub fn burst_tokengate(gate: &Coordinator, n: u64) -> u64 {
 
 /// rayon: `ThreadPool::spawn` + oneshot per task.
 pub fn burst_rayon(pool: &rayon::ThreadPool, n: u64) -> u64 {
+    burst_oneshot(pool, n)
+}
+
+/// A pool without result handles. Generic, so each pool receives the closure itself,
+/// with no extra boxing.
+trait Submit {
+    fn submit<F: FnOnce() + Send + 'static>(&self, f: F);
+}
+
+impl Submit for rayon::ThreadPool {
+    fn submit<F: FnOnce() + Send + 'static>(&self, f: F) {
+        self.spawn(f);
+    }
+}
+
+impl Submit for ChanPool {
+    fn submit<F: FnOnce() + Send + 'static>(&self, f: F) {
+        self.execute(f);
+    }
+}
+
+impl Submit for threadpool::ThreadPool {
+    fn submit<F: FnOnce() + Send + 'static>(&self, f: F) {
+        self.execute(f);
+    }
+}
+
+/// The burst for a pool without result handles: one job per task, each sending its
+/// result through its own oneshot, then receive them all in order.
+fn burst_oneshot(pool: &impl Submit, n: u64) -> u64 {
     let rxs: Vec<_> = (0..n)
         .map(|i| {
             let (tx, rx) = oneshot::channel();
-            pool.spawn(move || {
+            pool.submit(move || {
                 let _ = tx.send(tiny(i));
             });
             rx
@@ -47,32 +77,10 @@ pub fn burst_tokio(rt: &tokio::runtime::Runtime, n: u64) -> u64 {
 
 /// chanpool: boxed job per task + oneshot per task.
 pub fn burst_chanpool(pool: &ChanPool, n: u64) -> u64 {
-    let rxs: Vec<_> = (0..n)
-        .map(|i| {
-            let (tx, rx) = oneshot::channel();
-            pool.execute(move || {
-                let _ = tx.send(tiny(i));
-            });
-            rx
-        })
-        .collect();
-    rxs.into_iter()
-        .map(|rx| rx.blocking_recv().expect("burst task"))
-        .fold(0, mix)
+    burst_oneshot(pool, n)
 }
 
 /// threadpool crate: `execute` + oneshot per task.
 pub fn burst_threadpool(pool: &threadpool::ThreadPool, n: u64) -> u64 {
-    let rxs: Vec<_> = (0..n)
-        .map(|i| {
-            let (tx, rx) = oneshot::channel();
-            pool.execute(move || {
-                let _ = tx.send(tiny(i));
-            });
-            rx
-        })
-        .collect();
-    rxs.into_iter()
-        .map(|rx| rx.blocking_recv().expect("burst task"))
-        .fold(0, mix)
+    burst_oneshot(pool, n)
 }

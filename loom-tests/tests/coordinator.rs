@@ -134,22 +134,28 @@ fn cancel_races_worker() {
 fn fork_join_on_one_worker() {
     model(|| {
         let gate = one_worker();
-        let handle = gate.handle();
-        let runs = Runs::new();
-        let r = runs.clone();
-        let parent = gate.spawn(&Op::new("parent"), move || {
-            let r2 = r.clone();
-            let child = handle.spawn(&Op::new("child"), move || {
-                r2.hit();
-                2u32
-            });
-            r.hit();
-            child.wait().unwrap() + 1
-        });
-        assert_eq!(parent.wait(), Ok(3));
-        assert_eq!(runs.get(), 2);
+        fork_join(&gate);
         gate.shutdown();
     });
+}
+
+/// Models 10 and 10b: a parent spawns a child from inside the pool and waits on it,
+/// while main waits on the parent from outside. Both run exactly once.
+fn fork_join(gate: &Coordinator) {
+    let handle = gate.handle();
+    let runs = Runs::new();
+    let r = runs.clone();
+    let parent = gate.spawn(&Op::new("parent"), move || {
+        let r2 = r.clone();
+        let child = handle.spawn(&Op::new("child"), move || {
+            r2.hit();
+            2u32
+        });
+        r.hit();
+        child.wait().unwrap() + 1
+    });
+    assert_eq!(parent.wait(), Ok(3));
+    assert_eq!(runs.get(), 2);
 }
 
 /// Model 10b: fork-join on *two* workers. The child may now be stolen by the other
@@ -163,20 +169,7 @@ fn fork_join_on_one_worker() {
 fn fork_join_two_workers() {
     model(|| {
         let gate = Coordinator::builder().workers(2).pin_workers(false).build().unwrap();
-        let handle = gate.handle();
-        let runs = Runs::new();
-        let r = runs.clone();
-        let parent = gate.spawn(&Op::new("parent"), move || {
-            let r2 = r.clone();
-            let child = handle.spawn(&Op::new("child"), move || {
-                r2.hit();
-                2u32
-            });
-            r.hit();
-            child.wait().unwrap() + 1
-        });
-        assert_eq!(parent.wait(), Ok(3));
+        fork_join(&gate);
         drop(gate);
-        assert_eq!(runs.get(), 2);
     });
 }
