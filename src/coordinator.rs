@@ -112,13 +112,10 @@ impl Shared {
             let place =
                 |current: Option<&Placement>| Locality::place(&self.locality, tag, id, current, || self.least_loaded());
             // Inheritance (domains) only applies to spawns from this pool's own tasks.
-            let (placement, target) = match (tag, inside) {
-                // The common case, without the locality machinery: an untagged op
-                // spawned from outside, or from a task outside any domain.
-                (Tag::None, false) => (Placement::Free, None),
-                (Tag::None, true) if !worker::in_domain() => (Placement::Free, None),
-                (_, true) => worker::with_current_placement(place),
-                (_, false) => place(None),
+            let (placement, target) = if inside {
+                worker::with_current_placement(place)
+            } else {
+                place(None)
             };
             let (task, ptr) = task::new(f, Meta { id, placement });
             match (target, ctx) {

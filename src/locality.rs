@@ -109,6 +109,9 @@ impl Locality {
     /// Decides where a new task runs. `current` is the placement of the task running on
     /// this thread, if it is a worker of this coordinator; `least_loaded` picks a worker.
     /// Returns the placement and the worker it pins to (`None`: free to go anywhere).
+    // Inlined into `Shared::spawn`: the untagged, domain-free case then costs a
+    // couple of branches instead of a call that returns the placement through memory.
+    #[inline]
     pub(crate) fn place(
         this: &Arc<Self>,
         tag: &Tag,

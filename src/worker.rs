@@ -135,11 +135,6 @@ pub fn is_cancelled() -> bool {
         .is_some_and(|h| unsafe { h.as_ref() }.cancel_requested())
 }
 
-/// True if the task running on this thread belongs to a locality domain.
-pub(crate) fn in_domain() -> bool {
-    with_current_placement(|p| matches!(p, Some(Placement::Domain { .. })))
-}
-
 /// Runs `f` with the placement of the task running on this thread, if any.
 pub(crate) fn with_current_placement<R>(f: impl FnOnce(Option<&Placement>) -> R) -> R {
     let current = CURRENT_TASK.with(Cell::get);
