@@ -86,6 +86,14 @@ impl Svg {
         );
     }
 
+    /// A panel's bold title with a grey subtitle under it; moves `y` past both.
+    fn heading(&mut self, title: &str, subtitle: &str) {
+        self.text(20.0, self.y, 16.0, "start", "font-weight=\"bold\"", title);
+        self.y += 18.0;
+        self.text(20.0, self.y, 12.0, "start", "fill=\"#555\"", subtitle);
+        self.y += 14.0;
+    }
+
     fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, style: &str) {
         let _ = writeln!(
             self.body,
@@ -161,24 +169,10 @@ fn ratio_panel(svg: &mut Svg, recs: &[Rec]) {
         x0: LABEL_W,
         x1: W - RIGHT_PAD,
     };
-    svg.text(
-        20.0,
-        svg.y,
-        16.0,
-        "start",
-        "font-weight=\"bold\"",
+    svg.heading(
         "Peer time / tokengate time (median; log scale)",
-    );
-    svg.y += 18.0;
-    svg.text(
-        20.0,
-        svg.y,
-        12.0,
-        "start",
-        "fill=\"#555\"",
         "right of 1 (green): tokengate faster by that factor; left of 1 (red): the peer is faster",
     );
-    svg.y += 14.0;
     let top = svg.y;
     let mut last_scenario = String::new();
     let mut y = top + 8.0;
@@ -275,25 +269,11 @@ fn latency_panel(svg: &mut Svg, recs: &[Rec]) {
         x0: LABEL_W,
         x1: W - RIGHT_PAD,
     };
-    svg.text(
-        20.0,
-        svg.y,
-        16.0,
-        "start",
-        "font-weight=\"bold\"",
+    svg.heading(
         "Light-task latency under heavy load (us, log scale; lower is better)",
-    );
-    svg.y += 18.0;
-    svg.text(
-        20.0,
-        svg.y,
-        12.0,
-        "start",
-        "fill=\"#555\"",
         "light tasks at 1 kHz from an outside thread while heavy tasks keep both workers busy; \
          \"tokengate\" = reserve_for_light(1)",
     );
-    svg.y += 14.0;
     let colors = ["#8fb8de", "#3d7ab8", "#1d3f66"];
     let top = svg.y;
     let mut y = top + 8.0;

@@ -7,7 +7,7 @@
 //! the protocol under test. (Two workers are model 4a's job.)
 
 use loom::thread;
-use tokengate::{Coordinator, Op, TaskError};
+use tokengate::{Coordinator, Handle, Op, TaskError, Token};
 use tokengate_loom_tests::{model, Runs};
 
 fn one_worker() -> Coordinator {
@@ -27,6 +27,18 @@ fn assert_conserved(res: Result<u32, TaskError>, runs: &Runs) {
     }
 }
 
+/// Models 7a and 7b: another thread spawns a task through `handle`; the task counts
+/// its runs in `runs` and returns 11.
+fn spawn_late(handle: Handle, runs: &Runs) -> thread::JoinHandle<Token<u32>> {
+    let r = runs.clone();
+    thread::spawn(move || {
+        handle.spawn(&Op::new("late"), move || {
+            r.hit();
+            11u32
+        })
+    })
+}
+
 /// Model 7a: a graceful `shutdown()` on main racing a spawn from another thread
 /// (through a `Handle`). The token must resolve, either run or `Shutdown`. Main
 /// waits on it while still holding the coordinator, so a task stranded in a queue
@@ -38,13 +50,7 @@ fn shutdown_races_spawn() {
         let gate = one_worker();
         let handle = gate.handle();
         let runs = Runs::new();
-        let r = runs.clone();
-        let spawner = thread::spawn(move || {
-            handle.spawn(&Op::new("late"), move || {
-                r.hit();
-                11u32
-            })
-        });
+        let spawner = spawn_late(handle, &runs);
         gate.shutdown();
         let token = spawner.join().unwrap();
         assert_conserved(token.wait(), &runs);
@@ -62,13 +68,7 @@ fn drop_races_spawn() {
         let handle = gate.handle();
         let keep = gate.handle();
         let runs = Runs::new();
-        let r = runs.clone();
-        let spawner = thread::spawn(move || {
-            handle.spawn(&Op::new("late"), move || {
-                r.hit();
-                11u32
-            })
-        });
+        let spawner = spawn_late(handle, &runs);
         drop(gate);
         let token = spawner.join().unwrap();
         assert_conserved(token.wait(), &runs);

@@ -32,13 +32,7 @@ fn two_workers() -> Coordinator {
 fn coordinator_push_while_workers_sleep() {
     model(|| {
         let gate = two_workers();
-        let runs = Runs::new();
-        let r = runs.clone();
-        let token = gate.spawn(&Op::new("job"), move || {
-            r.hit();
-            3u8
-        });
-        assert_eq!(token.wait(), Ok(3));
+        let runs = run_one_job(&gate);
         drop(gate);
         assert_eq!(runs.get(), 1);
     });
@@ -52,16 +46,23 @@ fn coordinator_push_while_workers_sleep() {
 fn coordinator_push_while_workers_sleep_graceful() {
     model(|| {
         let gate = two_workers();
-        let runs = Runs::new();
-        let r = runs.clone();
-        let token = gate.spawn(&Op::new("job"), move || {
-            r.hit();
-            3u8
-        });
-        assert_eq!(token.wait(), Ok(3));
+        let runs = run_one_job(&gate);
         gate.shutdown();
         assert_eq!(runs.get(), 1);
     });
+}
+
+/// Models 4a and 4a′: one job spawned from outside while both workers may be
+/// asleep, waited on from main. Returns its run counter for the final check.
+fn run_one_job(gate: &Coordinator) -> Runs {
+    let runs = Runs::new();
+    let r = runs.clone();
+    let token = gate.spawn(&Op::new("job"), move || {
+        r.hit();
+        3u8
+    });
+    assert_eq!(token.wait(), Ok(3));
+    runs
 }
 
 /// Model 4c: pinned work. A sticky token is placed on one worker (its inbox) and
