@@ -138,7 +138,12 @@ fn fib(c: &mut Criterion) {
     let mut g = slow_group(c, "fib", Duration::from_secs(2));
     {
         let gate = tokengate(0);
-        g.bench_function("tokengate", |b| b.iter(|| assert_eq!(fib_tokengate(&gate, FIB_N), e)));
+        g.bench_function("tokengate_join", |b| {
+            b.iter(|| assert_eq!(fib_tokengate_join(&gate, FIB_N), e))
+        });
+        g.bench_function("tokengate_handle_spawn", |b| {
+            b.iter(|| assert_eq!(fib_tokengate(&gate, FIB_N), e))
+        });
         g.bench_function("tokengate_free_spawn", |b| {
             b.iter(|| assert_eq!(fib_tokengate_free(&gate, FIB_N), e))
         });

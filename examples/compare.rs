@@ -538,7 +538,7 @@ fn main() {
 
     // 5. fib
     if wants("fib") {
-        const M: Metric = metric("fib(25) spawn/call", "ms", Goal::Low, true);
+        const M: Metric = metric("fib(25) fork/call", "ms", Goal::Low, true);
         let gate = tokengate(0);
         let pool = rayon_pool();
         let e = fib_serial(FIB_N);
@@ -552,6 +552,10 @@ fn main() {
             vec![
                 (
                     "tokengate",
+                    Box::new(|| ms(timed(|| fib_tokengate_join(&gate, FIB_N), e, "fib tg join"))),
+                ),
+                (
+                    "tokengate+Handle::spawn",
                     Box::new(|| ms(timed(|| fib_tokengate(&gate, FIB_N), e, "fib tg"))),
                 ),
                 (

@@ -28,7 +28,7 @@ use crate::sleep::Sleep;
 use crate::sync::{
     fence, park, Arc, AtomicBool, AtomicUsize, Builder as ThreadBuilder, CachePadded, JoinHandle, Ordering,
 };
-use crate::task::{self, Header, Meta};
+use crate::task::{self, Header, Meta, TaskRef};
 use crate::token::Token;
 use crate::worker::{self, WorkerCtx, WorkerInfo, WorkerStats};
 
@@ -153,6 +153,29 @@ impl Shared {
             }
             Token::from_raw(ptr)
         })
+    }
+}
+
+impl Coordinator {
+    /// Queues a stack job of a `join` from outside the pool (`fork.rs`). Returns false,
+    /// without queueing it, if the pool no longer accepts work from outside.
+    ///
+    /// Unlike `Shared::spawn`, a refusal after the push cannot be resolved here: the
+    /// queue would still hold a reference to the job. It needs none: a pool that
+    /// closes meanwhile runs or drains everything queued before its workers are
+    /// joined, and either one resolves the job.
+    pub(crate) fn inject(&self, task: TaskRef) -> bool {
+        let shared = &self.handle.shared;
+        if !shared.accepts(shared.state.load(Ordering::Relaxed), false) {
+            task.forget();
+            return false;
+        }
+        shared.lanes.push_injector(Weight::Medium, task);
+        // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
+        // (sleep/README.md).
+        fence(Ordering::SeqCst);
+        shared.sleep.notify_one();
+        true
     }
 }
 

@@ -52,6 +52,13 @@ pub(crate) struct LocalLanes {
     pinned: Worker<TaskRef>,
 }
 
+/// One of a worker's own lanes: where a `join` queues its stack job (`fork.rs`).
+#[derive(Clone, Copy)]
+pub(crate) enum Lane {
+    Pinned,
+    Weight(Weight),
+}
+
 /// Where a task was found: decides the heavy permit and the statistics.
 pub(crate) struct Found {
     pub task: TaskRef,
@@ -287,6 +294,26 @@ impl LocalLanes {
 
     pub(crate) fn push_pinned(&self, task: TaskRef) {
         self.pinned.push(task);
+    }
+
+    /// Pushes onto `lane`. Returns true if a stealable lane was empty (the caller
+    /// must then wake a parked worker, as for `push`).
+    pub(crate) fn push_to(&self, lane: Lane, task: TaskRef) -> bool {
+        match lane {
+            Lane::Pinned => {
+                self.pinned.push(task);
+                false
+            }
+            Lane::Weight(weight) => self.push(weight, task),
+        }
+    }
+
+    /// Pops the newest task of `lane`.
+    pub(crate) fn pop_from(&self, lane: Lane) -> Option<TaskRef> {
+        match lane {
+            Lane::Pinned => self.pinned.pop(),
+            Lane::Weight(weight) => self.deques[weight.index()].pop(),
+        }
     }
 
     /// Pops everything left in this worker's private lanes and its inbox, resolving

@@ -61,6 +61,11 @@
 //!
 //! - `wait()` on a worker thread runs other queued work until the token resolves,
 //!   so a task may wait on its own children even with one worker.
+//! - [`join`]`(a, b)` is fork-join inside a task, as `rayon::join`: `b` waits in the
+//!   worker's own lane as a *stack job* (no allocation, no token) while the caller
+//!   runs `a`, and the caller runs `b` itself unless another worker took it. The
+//!   closures may borrow from the caller's stack. A pinned caller keeps `b` on its
+//!   worker, and a `Heavy` caller lends it only under the heavy reservation.
 //! - [`join_all`] waits for many tokens as one [`JoinAll`], a future and a blocking
 //!   handle. It registers one waker at a time, so a batch awaited from an async task
 //!   wakes that task about once, not once per token.
@@ -88,8 +93,8 @@
 //!
 //! # Design notes
 //!
-//! The token state machine is documented in `src/task.rs`, and the sleep/wake
-//! protocol in `src/sleep/README.md`. All atomics and queues go through `src/sync`,
+//! The token state machine is documented in `src/task.rs`, stack jobs in
+//! `src/fork.rs`, and the sleep/wake protocol in `src/sleep/README.md`. All atomics and queues go through `src/sync`,
 //! which switches to loom under `--cfg tokengate_loom` (see `loom-tests/`).
 
 #![warn(missing_docs)]
@@ -97,6 +102,7 @@
 mod blocks;
 mod coordinator;
 mod error;
+mod fork;
 mod join;
 mod lanes;
 mod locality;
@@ -114,6 +120,7 @@ pub mod loom_api;
 
 pub use coordinator::{default_coordinator, spawn, Builder, Coordinator, Handle, MAX_WORKERS};
 pub use error::{BuildError, TaskError};
+pub use fork::join;
 pub use join::{join_all, JoinAll};
 pub use locality::LocalityStats;
 pub use op::{Free, Lead, Op, Sticky, Weight};

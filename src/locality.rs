@@ -201,6 +201,11 @@ impl Locality {
 }
 
 impl Placement {
+    /// True if the task may only run on one worker (an anchor or a domain member).
+    pub(crate) fn is_pinned(&self) -> bool {
+        !matches!(self, Placement::Free)
+    }
+
     /// Releases what this task held. Called exactly once per task, by whoever resolved
     /// it, before its result is published.
     pub(crate) fn release(&self) {

@@ -11,6 +11,7 @@
 
 use std::ptr::NonNull;
 
+use crate::fork::{FrameInUse, StackJob};
 use crate::lanes::{HeavyAccess, LocalLanes, SharedLanes};
 use crate::locality::Placement;
 use crate::op::{Op, Weight};
@@ -260,5 +261,27 @@ impl Locality {
     /// Domain and pin counters.
     pub fn stats(&self) -> LocalityStats {
         self.0.stats()
+    }
+}
+
+// ----- stack jobs (`fork.rs`) -----------------------------------------------------
+
+/// `join`'s outside path with the pool replaced by `hand_off`. Builds a stack job
+/// for `b` in this frame, hands its queue reference to `hand_off` (which must get it
+/// run or resolved by some thread), then waits for `DONE` as a thread that is no
+/// worker does (spin, register its thread's waker, park), and returns `b`'s result.
+/// A job resolved without running is given back and `b` runs here.
+pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(QueuedTask)) -> T {
+    let job = StackJob::new(b, None);
+    let frame = FrameInUse;
+    // SAFETY: `job` stays in this frame until `wait_until_done` has seen `DONE`, and
+    // `frame` turns an unwind in between (a panicking `hand_off`) into an abort.
+    let task = unsafe { TaskRef::from_stack(&job.header) };
+    hand_off(QueuedTask::found(task));
+    crate::worker::wait_until_done(&job.header, None);
+    std::mem::forget(frame);
+    match job.into_result() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }

@@ -49,6 +49,16 @@
 //! only reference. Counts only go down, so nobody can add one, and it frees the task
 //! without a read-modify-write (`drop_ref`).
 //!
+//! **Stack jobs.** [`join`](crate::join) queues the second closure as a *stack job*
+//! (`fork.rs`): a `Header` in the joiner's own frame, with a vtable marked `on_stack`,
+//! two references (the queue's and the joiner's) and the same stages. A thief claims
+//! and runs it as above, but its completion (`complete_on_stack`) differs: the
+//! joiner returns, and its frame is reused, as soon as it sees `DONE`, so one CAS
+//! publishes `DONE` *and* drops the queue's reference, and it is the last access to
+//! the job. A registered waker is taken out before that CAS and woken after it. A
+//! stack job resolved without running (shutdown) keeps its closure, and the joiner
+//! runs it. A stack job is never freed: its `dealloc` is unreachable.
+//!
 //! So every task is resolved exactly once: by running, by cancellation, or by shutdown.
 //! A `TaskRef` dropped while its task is still `QUEUED` resolves it as `Shutdown`,
 //! which is the safety net that makes "every token resolves" hold even if a queue is
@@ -88,16 +98,23 @@ pub(crate) struct Header {
     pub(crate) meta: Meta,
 }
 
-struct VTable {
+/// The typed operations of one kind of task.
+pub(crate) struct VTable {
     /// Runs the closure and stores its result. Caller must have claimed the task.
-    run: unsafe fn(NonNull<Header>),
-    /// Drops the closure and stores `Err(err)`. Caller must have claimed the task.
-    abort: unsafe fn(NonNull<Header>, TaskError),
+    pub(crate) run: unsafe fn(NonNull<Header>),
+    /// Resolves the task without running it: a spawned task drops the closure and
+    /// stores `Err(err)`; a stack job keeps it for its joiner. Caller must have
+    /// claimed the task.
+    pub(crate) abort: unsafe fn(NonNull<Header>, TaskError),
     /// Moves the result into `out` (a `*mut MaybeUninit<Result<T, TaskError>>`).
     /// Caller must be the token and must have observed `DONE`.
-    read: unsafe fn(NonNull<Header>, *mut ()),
+    pub(crate) read: unsafe fn(NonNull<Header>, *mut ()),
     /// Frees the allocation. Caller must have dropped the last reference.
-    dealloc: unsafe fn(NonNull<Header>),
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// The task is a stack job of [`join`](crate::join) (`fork.rs`): it lives in its
+    /// joiner's stack frame, which may be gone the moment `DONE` is published, so
+    /// completion publishes `DONE` as its very last access (`complete_on_stack`).
+    pub(crate) on_stack: bool,
 }
 
 enum Stage<F, T> {
@@ -123,6 +140,7 @@ where
         abort: Self::abort,
         read: Self::read,
         dealloc: Self::dealloc,
+        on_stack: false,
     };
 
     unsafe fn run(ptr: NonNull<Header>) {
@@ -212,6 +230,21 @@ where
 }
 
 impl Header {
+    /// The header of a stack job (`fork.rs`): `QUEUED`, with two references, the
+    /// queue's and the joiner's. The joiner never drops its own: it waits for `DONE`,
+    /// which a stack job's completion publishes together with the queue's drop.
+    pub(crate) fn on_stack(vtable: &'static VTable) -> Header {
+        Header {
+            state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
+            waker: AtomicWaker::new(),
+            vtable,
+            meta: Meta {
+                id: 0,
+                placement: Placement::Free,
+            },
+        }
+    }
+
     /// Claims a `QUEUED` task for running or resolving. Exactly one caller wins.
     fn claim(&self) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
@@ -237,6 +270,13 @@ impl Header {
         // SAFETY: the caller holds a reference (its own, or the token's), so the header
         // is alive until the reference is dropped below.
         let header = unsafe { ptr.as_ref() };
+        if header.vtable.on_stack {
+            // Stack jobs are only ever resolved through the queue's reference.
+            if !consume {
+                crate::fatal("a stack job was resolved without its queue reference");
+            }
+            return header.complete_on_stack();
+        }
         // Locality pins are released before `DONE` becomes visible, so whoever sees
         // the token finished also sees the pin gone (release is exact, never late).
         header.meta.placement.release();
@@ -271,6 +311,44 @@ impl Header {
         } else if prev < 2 * REF_ONE {
             // SAFETY: the CAS dropped the last reference, so nobody else can touch it.
             unsafe { (header.vtable.dealloc)(ptr) };
+        }
+    }
+
+    /// `complete` for a stack job, always on behalf of the queue's reference. Its
+    /// joiner may return, and its frame be reused, as soon as it sees `DONE`, so the
+    /// CAS that publishes `DONE` (and drops the queue's reference) is the last access.
+    /// A registered waker is therefore taken out *before* that CAS and woken after it.
+    ///
+    /// A take can miss a registration that lands after it, but only a re-registration
+    /// by the joiner itself: `AWAITER` was already set, so the CAS still succeeds. The
+    /// joiner only ever registers its own thread's waker (`help_until`, `block_until`),
+    /// so waking the earlier one unparks the same thread. (An async waiter could
+    /// register a different waker; that is why spawned tasks do not complete this way.)
+    fn complete_on_stack(&self) {
+        // ORDERING: Acquire pairs with the joiner's AWAITER RMW (AcqRel), so when we see
+        // `AWAITER`, the waker it registered before that RMW is visible to `take`.
+        let mut s = self.state.load(Ordering::Acquire);
+        let mut waker = None;
+        loop {
+            if s & STAGE != RUNNING {
+                crate::fatal("completed a stack job that was not running");
+            }
+            if s & AWAITER != 0 && waker.is_none() {
+                waker = self.waker.take();
+            }
+            // ORDERING: AcqRel: Release publishes the result to the joiner's Acquire of
+            // `DONE`; Acquire (and on failure) for the reason given at the load above.
+            match self
+                .state
+                .compare_exchange_weak(s, s - RUNNING + DONE - REF_ONE, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
+        }
+        // The job may be gone now; `waker` is our own.
+        if let Some(waker) = waker {
+            let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
         }
     }
 
@@ -405,6 +483,24 @@ impl TaskRef {
         // Publish `DONE` and drop the queue's reference; the token keeps its own.
         header.state.store(s - RUNNING + DONE - REF_ONE, Ordering::Relaxed);
         true
+    }
+
+    /// A queue's reference to a stack job (`fork.rs`).
+    ///
+    /// # Safety
+    /// `header` must have been made by [`Header::on_stack`] with the vtable of the job
+    /// that holds it, and the job must stay in place until its joiner has popped this
+    /// reference back or seen `DONE`.
+    pub(crate) unsafe fn from_stack(header: &Header) -> TaskRef {
+        TaskRef {
+            ptr: NonNull::from(header),
+        }
+    }
+
+    /// Gives up a reference without touching the task: the joiner popping its own
+    /// stack job back, which it then runs directly.
+    pub(crate) fn forget(self) {
+        let _ = self.into_raw();
     }
 
     /// True if this is a reference to the task `header`.

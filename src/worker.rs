@@ -12,11 +12,12 @@ use std::ptr::{self, NonNull};
 use std::time::Instant;
 
 use crate::coordinator::Shared;
-use crate::lanes::{Found, HeavyAccess, LocalLanes};
+use crate::lanes::{Found, HeavyAccess, Lane, LocalLanes};
 use crate::locality::Placement;
+use crate::op::Weight;
 use crate::sleep::{backoff, thread_waker};
-use crate::sync::{park, park_timeout, Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, TUNING};
-use crate::task::Header;
+use crate::sync::{fence, park, park_timeout, Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, TUNING};
+use crate::task::{Header, TaskRef};
 
 crate::sync::const_thread_local! {
     /// The worker running on this thread, if any; set for the thread's whole life.
@@ -98,6 +99,11 @@ pub(crate) fn with_current_shared<R>(f: impl FnOnce(Option<&Arc<Shared>>) -> R) 
     with_ctx(|ctx| f(ctx.map(|c| &c.shared)))
 }
 
+/// Runs `f` with the worker context of the current thread, if it is a worker.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
+    with_ctx(f)
+}
+
 fn with_ctx<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
     let raw = WORKER.with(Cell::get);
     // SAFETY: `WORKER` is only non-null while `run` is on this thread's stack, with the
@@ -133,6 +139,11 @@ pub fn is_cancelled() -> bool {
     CURRENT_TASK
         .with(Cell::get)
         .is_some_and(|h| unsafe { h.as_ref() }.cancel_requested())
+}
+
+/// The task running on this thread, if any (innermost, when nested by `wait()`).
+pub(crate) fn current_task() -> Option<NonNull<Header>> {
+    CURRENT_TASK.with(Cell::get)
 }
 
 /// Runs `f` with the placement of the task running on this thread, if any.
@@ -344,11 +355,7 @@ impl WorkerCtx {
                 return true;
             }
             if let Some(found) = self.find_work(true) {
-                if self.shared.exit_requested() {
-                    self.discard(found);
-                } else {
-                    self.execute(found, Some(header));
-                }
+                self.run_or_discard(found, Some(header));
                 round = 0;
                 continue;
             }
@@ -374,6 +381,59 @@ impl WorkerCtx {
                 self.found_while_spinning();
             }
             round = 0;
+        }
+    }
+
+    /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
+    /// are in `fork.rs`) and returns the lane, for `reclaim`.
+    pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool) -> Lane {
+        let lane = if pinned {
+            Lane::Pinned
+        } else if self.holding_heavy.get() {
+            Lane::Weight(Weight::Heavy)
+        } else {
+            Lane::Weight(Weight::Medium)
+        };
+        if self.local.push_to(lane, task) {
+            // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
+            // (sleep/README.md), as in `Shared::spawn`.
+            fence(Ordering::SeqCst);
+            self.shared.sleep.notify_one();
+        }
+        lane
+    }
+
+    /// Waits until the stack job `job`, pushed onto `lane` by `push_fork`, can no
+    /// longer be reached by any queue or thief. Pops `lane` first: when the top is the
+    /// job itself, the reference is simply forgotten (the caller then runs the job's
+    /// closure directly). Other work found there runs meanwhile; once the lane is
+    /// empty, the job was stolen, and the wait continues as `Token::wait` does.
+    pub(crate) fn reclaim(&self, job: &Header, lane: Lane) {
+        while !job.is_done() {
+            match self.local.pop_from(lane) {
+                Some(task) if task.is(job) => return task.forget(),
+                Some(task) => self.run_or_discard(
+                    Found {
+                        task,
+                        permit: false,
+                        stolen: 0,
+                    },
+                    None,
+                ),
+                None => {
+                    self.help_until(job, None);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs found work, or resolves it `Shutdown` if the pool is being dropped.
+    fn run_or_discard(&self, found: Found, waited: Option<&Header>) {
+        if self.shared.exit_requested() {
+            self.discard(found);
+        } else {
+            self.execute(found, waited);
         }
     }
 

@@ -53,6 +53,20 @@ pub fn fib_tokengate_free(gate: &Coordinator, n: u64) -> u64 {
     gate.spawn(fib_op(), move || fib_tg_free(n)).wait().expect("fib root")
 }
 
+fn fib_tg_join(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = tokengate::join(|| fib_tg_join(n - 1), || fib_tg_join(n - 2));
+    a + b
+}
+
+/// tokengate's fork-join, `tokengate::join` per call (a stack job, no token), inside
+/// one spawned root task: the same shape as the rayon peer.
+pub fn fib_tokengate_join(gate: &Coordinator, n: u64) -> u64 {
+    gate.spawn(fib_op(), move || fib_tg_join(n)).wait().expect("fib root")
+}
+
 fn fib_join(n: u64) -> u64 {
     if n < 2 {
         return n;

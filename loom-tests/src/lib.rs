@@ -14,11 +14,25 @@ pub fn model<F>(f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
+    model_bounded(None, f);
+}
+
+/// Like [`model`], but explores at most `max_preemptions` preemptions per execution
+/// when that is fewer than the environment's bound: for models whose full bound
+/// takes minutes, run in CI at a lower bound next to an `#[ignore]`d full run.
+pub fn model_bounded<F>(max_preemptions: Option<usize>, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
     quiet_task_panics();
     let executions = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&executions);
     let start = std::time::Instant::now();
-    loom::model::Builder::new().check(move || {
+    let mut builder = loom::model::Builder::new();
+    if let Some(max) = max_preemptions {
+        builder.preemption_bound = Some(builder.preemption_bound.map_or(max, |env| env.min(max)));
+    }
+    builder.check(move || {
         counter.fetch_add(1, Ordering::Relaxed);
         f();
     });

@@ -55,6 +55,9 @@ impl AtomicWaker {
     pub(crate) fn wake(&self) {
         self.0.wake();
     }
+    pub(crate) fn take(&self) -> Option<Waker> {
+        self.0.take_waker()
+    }
 }
 
 /// Loom has no timed park; returning early is allowed by `park_timeout`'s contract.

@@ -51,6 +51,9 @@ impl AtomicWaker {
     pub(crate) fn wake(&self) {
         self.0.wake();
     }
+    pub(crate) fn take(&self) -> Option<Waker> {
+        self.0.take()
+    }
 }
 
 /// Spin-loop hint used while searching for work or waiting on a token.

@@ -1,0 +1,258 @@
+//! Fork-join: [`join`] runs two closures, in parallel when a worker is free, and
+//! returns both results, as `rayon::join` does.
+//!
+//! # Stack jobs
+//!
+//! `join(a, b)` on a worker thread allocates nothing. It builds a *stack job* for `b`
+//! in its own frame: a task [`Header`] whose vtable is marked `on_stack`, followed by
+//! `b` and a slot for its result. It pushes a queue reference to that header onto its
+//! own lane, runs `a` inline, and then takes `b` back:
+//!
+//! - **Popped back** (nobody stole it): `b` is on top of the joiner's LIFO lane. The
+//!   joiner forgets the reference and calls `b` directly: no atomic read-modify-write,
+//!   no allocation, no task id.
+//! - **Stolen**: the thief runs `b` through the claim/complete protocol of `task.rs`,
+//!   whose completion of a stack job publishes `DONE` as its last access to the job.
+//!   The joiner runs other work meanwhile (`help_until`, as `Token::wait` does) and
+//!   returns once it sees `DONE`.
+//! - **Resolved without running**: a pool being dropped discards queued work, and a
+//!   dropped queue resolves what it held. A stack job's `abort` keeps `b` in its slot,
+//!   and the joiner then runs `b` itself. Nothing is lost.
+//!
+//! The frame must stay put while a queue or a thief can still reach the job. So from
+//! the push until `b` is resolved nothing may unwind: a panic in `a` is caught, and is
+//! re-raised once `b` is resolved (a panic in `b` likewise; `a`'s wins if both do).
+//!
+//! # Where `b` is queued
+//!
+//! - The calling task is pinned (a sticky anchor or a domain member): the worker's
+//!   pinned lane, so `b` is never stolen.
+//! - The caller holds a heavy permit (it is a `Heavy` task): the `Heavy` lane, so a
+//!   thief needs a permit of its own and the heavy reservation holds.
+//! - Otherwise: the `Medium` lane.
+//!
+//! `b` runs with the calling task as its current task, wherever it runs: spawns
+//! inside it join the caller's domain, and [`is_cancelled`](crate::is_cancelled)
+//! reports the caller's cancellation.
+//!
+//! Outside any worker, `join` ships the whole call to the [`default_coordinator`] as
+//! one stack job on its injector, and blocks until it is done.
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
+use std::thread::Result as Caught;
+
+use crate::coordinator::default_coordinator;
+use crate::error::TaskError;
+use crate::sync::UnsafeCell;
+use crate::task::{Header, TaskRef, VTable};
+use crate::worker::{self, WorkerCtx};
+
+/// Runs `a` and `b`, in parallel if a worker is free to take `b`, and returns both
+/// results. The cheapest way to fork work inside a task.
+///
+/// Unlike [`spawn`](crate::spawn), the closures may borrow from the caller's stack,
+/// and nothing is allocated: `b` waits in the worker's own queue as a *stack job*, and
+/// if no other worker takes it, the caller runs it right after `a`. Use it for
+/// recursive divide-and-conquer; use tokens when the caller should not wait.
+///
+/// On a worker thread, `join` runs on that worker's pool. Anywhere else, it runs on
+/// the [`default_coordinator`] and blocks the calling thread until both are done.
+///
+/// # Panics
+///
+/// If `a` or `b` panics, the panic is re-raised here after both have finished (if
+/// both panic, `a`'s panic is raised). Inside a task, that resolves the task's token
+/// as [`TaskError::Panicked`] as usual.
+///
+/// ```
+/// fn fib(n: u64) -> u64 {
+///     if n < 2 {
+///         return n;
+///     }
+///     let (a, b) = tokengate::join(|| fib(n - 1), || fib(n - 2));
+///     a + b
+/// }
+/// let gate = tokengate::Coordinator::builder().workers(2).build().unwrap();
+/// assert_eq!(gate.spawn(&tokengate::Op::new("fib"), || fib(20)).wait(), Ok(6765));
+///
+/// // Borrowing from the stack is fine: both halves finish before `join` returns.
+/// let data: Vec<u64> = (1..=1000).collect();
+/// let (left, right) = data.split_at(500);
+/// let (l, r) = tokengate::join(|| left.iter().sum::<u64>(), || right.iter().sum::<u64>());
+/// assert_eq!(l + r, 500_500);
+/// ```
+pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let outside = worker::with_worker(move |ctx| match ctx {
+        Some(ctx) => Ok(join_on(ctx, a, b)),
+        None => Err((a, b)),
+    });
+    outside.unwrap_or_else(|(a, b)| join_from_outside(a, b))
+}
+
+/// `join` on a worker thread: fork `b` as a stack job, run `a`, take `b` back.
+fn join_on<A, B, RA, RB>(ctx: &WorkerCtx, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let parent = worker::current_task();
+    let job = StackJob::new(b, parent);
+    let frame = FrameInUse;
+    // SAFETY: `job` is a stack job made by `StackJob::new`, and it stays in this frame
+    // until `reclaim` returns, which is only after it was popped back or seen `DONE`.
+    // Nothing in between unwinds: `a` runs under `catch_unwind`, and `frame` aborts
+    // the process should anything else unwind.
+    let task = unsafe { TaskRef::from_stack(&job.header) };
+    // SAFETY: the parent task is alive while its closure (this call) runs.
+    let pinned = parent.is_some_and(|p| unsafe { p.as_ref() }.meta.placement.is_pinned());
+    let lane = ctx.push_fork(task, pinned);
+    let ra = catch_unwind(AssertUnwindSafe(a));
+    ctx.reclaim(&job.header, lane);
+    std::mem::forget(frame);
+    let rb = job.into_result();
+    match (ra, rb) {
+        (Ok(ra), Ok(rb)) => (ra, rb),
+        (Err(panic), _) | (_, Err(panic)) => resume_unwind(panic),
+    }
+}
+
+/// `join` from a thread that is no worker: the whole call becomes one stack job on
+/// the default coordinator, and this thread blocks until it is done.
+fn join_from_outside<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    // On a worker (the normal case) this is a fork-join there. Given back unrun (see
+    // the module docs), it runs on this thread, one half after the other.
+    let whole = move || {
+        worker::with_worker(move |ctx| match ctx {
+            Some(ctx) => join_on(ctx, a, b),
+            None => (a(), b()),
+        })
+    };
+    let job = StackJob::new(whole, None);
+    let frame = FrameInUse;
+    // SAFETY: as in `join_on`: `job` stays here until `wait_until_done` has seen `DONE`
+    // (a stack job that is never pushed is never reachable), and `frame` turns any
+    // unwind in between into an abort.
+    let task = unsafe { TaskRef::from_stack(&job.header) };
+    let pushed = default_coordinator().inject(task);
+    if pushed {
+        worker::wait_until_done(&job.header, None);
+    }
+    std::mem::forget(frame);
+    match job.into_result() {
+        Ok(results) => results,
+        Err(panic) => resume_unwind(panic),
+    }
+}
+
+/// Aborts the process if dropped: lives across the window in which a stack job in
+/// this frame may be reachable from a queue, and is forgotten at its end.
+pub(crate) struct FrameInUse;
+
+impl Drop for FrameInUse {
+    fn drop(&mut self) {
+        crate::fatal("join unwound while its stack job was still reachable");
+    }
+}
+
+/// What a stack job's slot holds.
+enum Slot<F, T> {
+    /// Not run yet: queued, or given back unrun.
+    Pending(F),
+    /// Run by a thief (or by the joiner through `help_until`); a panic is kept.
+    Done(Caught<T>),
+    /// Moved out.
+    Taken,
+}
+
+/// `b` of a `join`, in the joiner's frame. `repr(C)` with the header first, so a
+/// `NonNull<Header>` is also a pointer to the job.
+#[repr(C)]
+pub(crate) struct StackJob<F, T> {
+    pub(crate) header: Header,
+    /// The task `b` runs on behalf of: its current task while it runs. `None` for a
+    /// call shipped in from outside the pool, which runs as its own task.
+    parent: Option<NonNull<Header>>,
+    slot: UnsafeCell<Slot<F, T>>,
+}
+
+impl<F, T> StackJob<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    const VTABLE: VTable = VTable {
+        run: Self::run,
+        abort: Self::give_back,
+        read: Self::no_read,
+        dealloc: Self::no_dealloc,
+        on_stack: true,
+    };
+
+    pub(crate) fn new(f: F, parent: Option<NonNull<Header>>) -> Self {
+        StackJob {
+            header: Header::on_stack(&Self::VTABLE),
+            parent,
+            slot: UnsafeCell::new(Slot::Pending(f)),
+        }
+    }
+
+    /// Moves the slot's content out. Caller must have exclusive access to the slot.
+    unsafe fn take(&self) -> Slot<F, T> {
+        // SAFETY: the caller has exclusive access (it claimed the job, or it is the
+        // joiner after the job was popped back or resolved).
+        self.slot.with_mut(|s| unsafe { std::ptr::replace(s, Slot::Taken) })
+    }
+
+    unsafe fn run(ptr: NonNull<Header>) {
+        // SAFETY: `ptr` is the header of a live `StackJob<F, T>` (`repr(C)`, header
+        // first): the vtable is this type's, and the joiner keeps the job in place
+        // until `DONE`, which is published after this returns.
+        let job = unsafe { ptr.cast::<Self>().as_ref() };
+        // SAFETY: the caller claimed the job, so it has the slot to itself.
+        let Slot::Pending(f) = (unsafe { job.take() }) else {
+            crate::fatal("claimed stack job had no closure")
+        };
+        let current = job.parent.unwrap_or(ptr);
+        let result = worker::as_current(current, || catch_unwind(AssertUnwindSafe(f)));
+        // SAFETY: still the slot's exclusive owner until `DONE` is published.
+        job.slot.with_mut(|s| unsafe { *s = Slot::Done(result) });
+    }
+
+    /// A stack job resolved without running keeps its closure: its joiner runs it.
+    unsafe fn give_back(_ptr: NonNull<Header>, _err: TaskError) {}
+
+    unsafe fn no_read(_ptr: NonNull<Header>, _out: *mut ()) {
+        crate::fatal("a stack job has no token to read it")
+    }
+
+    unsafe fn no_dealloc(_ptr: NonNull<Header>) {
+        crate::fatal("a stack job's last reference was dropped by a queue")
+    }
+
+    /// The joiner's result, once no queue or thief can reach the job: it was popped
+    /// back or given back (then the closure runs now, on the joiner), resolved `DONE`,
+    /// or never pushed.
+    pub(crate) fn into_result(self) -> Caught<T> {
+        // SAFETY: nobody else can reach the job any more (see above).
+        match unsafe { self.take() } {
+            Slot::Pending(f) => catch_unwind(AssertUnwindSafe(f)),
+            Slot::Done(result) => result,
+            Slot::Taken => crate::fatal("a stack job's result was taken twice"),
+        }
+    }
+}
