@@ -104,6 +104,7 @@ impl Shared {
                     Meta {
                         id,
                         placement: Placement::Free,
+                        weight,
                     },
                 );
                 task.abort(TaskError::Shutdown);
@@ -117,7 +118,7 @@ impl Shared {
             } else {
                 place(None)
             };
-            let (task, ptr) = task::new(f, Meta { id, placement });
+            let (task, ptr) = task::new(f, Meta { id, placement, weight });
             match (target, ctx) {
                 // Own queues: only this worker pops them (thieves aside), and it drains
                 // them before it exits, so no shutdown re-check is needed. A push onto
@@ -157,25 +158,41 @@ impl Shared {
 }
 
 impl Coordinator {
-    /// Queues a stack job of a `join` from outside the pool (`fork.rs`). Returns false,
-    /// without queueing it, if the pool no longer accepts work from outside.
+    /// Runs the stack job of a `join` from outside the pool (`fork.rs`): queues it on
+    /// the injector and blocks until it is resolved. If the pool no longer accepts
+    /// work from outside, the job is not queued, and stays unrun for the caller.
     ///
-    /// Unlike `Shared::spawn`, a refusal after the push cannot be resolved here: the
-    /// queue would still hold a reference to the job. It needs none: a pool that
-    /// closes meanwhile runs or drains everything queued before its workers are
-    /// joined, and either one resolves the job.
-    pub(crate) fn inject(&self, task: TaskRef) -> bool {
+    /// After the push, the state is checked again, as in `Shared::spawn`. Unlike a
+    /// spawned task, a stack job cannot be resolved here while a queue still holds a
+    /// reference to it, so a pool that closed in between is handled by waiting:
+    /// workers that are still running will run it, and once they are told to exit
+    /// (a finished graceful shutdown, or a drop), whatever is left in the shared
+    /// queues can only be resolved `Shutdown`, so the caller drains them itself
+    /// (the job is given back to it). It re-checks every millisecond: this is the
+    /// cold path of a shutdown racing a `join`, not a hot one.
+    pub(crate) fn run_from_outside(&self, task: TaskRef, job: &Header) {
         let shared = &self.handle.shared;
         if !shared.accepts(shared.state.load(Ordering::Relaxed), false) {
             task.forget();
-            return false;
+            return;
         }
         shared.lanes.push_injector(Weight::Medium, task);
-        // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
-        // (sleep/README.md).
+        // ORDERING: SeqCst fence: the write half of both Dekker pairs, with the parking
+        // worker (sleep/README.md) and with shutdown (module docs).
         fence(Ordering::SeqCst);
+        // ORDERING: SeqCst: the read half of the spawn/shutdown Dekker pair.
+        let open = shared.accepts(shared.state.load(Ordering::SeqCst), false);
         shared.sleep.notify_one();
-        true
+        if open {
+            worker::wait_until_done(job, None);
+            return;
+        }
+        let tick = std::time::Duration::from_millis(1);
+        while !worker::wait_until_done(job, Some(std::time::Instant::now() + tick)) {
+            if shared.exit_requested() {
+                shared.lanes.drain_shared();
+            }
+        }
     }
 }
 

@@ -27,8 +27,8 @@
 //!
 //! - The calling task is pinned (a sticky anchor or a domain member): the worker's
 //!   pinned lane, so `b` is never stolen.
-//! - The caller holds a heavy permit (it is a `Heavy` task): the `Heavy` lane, so a
-//!   thief needs a permit of its own and the heavy reservation holds.
+//! - The calling task is `Heavy`: the `Heavy` lane, so a thief needs a heavy permit
+//!   of its own and the heavy reservation holds.
 //! - Otherwise: the `Medium` lane.
 //!
 //! `b` runs with the calling task as its current task, wherever it runs: spawns
@@ -44,6 +44,7 @@ use std::thread::Result as Caught;
 
 use crate::coordinator::default_coordinator;
 use crate::error::TaskError;
+use crate::op::Weight;
 use crate::sync::UnsafeCell;
 use crate::task::{Header, TaskRef, VTable};
 use crate::worker::{self, WorkerCtx};
@@ -105,20 +106,26 @@ where
     RB: Send,
 {
     let parent = worker::current_task();
+    // SAFETY: the parent task is alive while its closure (this call) runs.
+    let (pinned, heavy) = parent.map_or((false, false), |p| {
+        let meta = &unsafe { p.as_ref() }.meta;
+        (meta.placement.is_pinned(), meta.weight == Weight::Heavy)
+    });
     let job = StackJob::new(b, parent);
     let frame = FrameInUse;
-    // SAFETY: `job` is a stack job made by `StackJob::new`, and it stays in this frame
+    // SAFETY: `job.task_ref()` points to the whole stack job, which stays in this frame
     // until `reclaim` returns, which is only after it was popped back or seen `DONE`.
     // Nothing in between unwinds: `a` runs under `catch_unwind`, and `frame` aborts
     // the process should anything else unwind.
-    let task = unsafe { TaskRef::from_stack(&job.header) };
-    // SAFETY: the parent task is alive while its closure (this call) runs.
-    let pinned = parent.is_some_and(|p| unsafe { p.as_ref() }.meta.placement.is_pinned());
-    let lane = ctx.push_fork(task, pinned);
+    let lane = ctx.push_fork(unsafe { job.task_ref() }, pinned, heavy);
     let ra = catch_unwind(AssertUnwindSafe(a));
     ctx.reclaim(&job.header, lane);
     std::mem::forget(frame);
-    let rb = job.into_result();
+    both(ra, job.into_result())
+}
+
+/// Both results, or the first panic (`a`'s wins if both panicked).
+fn both<RA, RB>(ra: Caught<RA>, rb: Caught<RB>) -> (RA, RB) {
     match (ra, rb) {
         (Ok(ra), Ok(rb)) => (ra, rb),
         (Err(panic), _) | (_, Err(panic)) => resume_unwind(panic),
@@ -139,19 +146,18 @@ where
     let whole = move || {
         worker::with_worker(move |ctx| match ctx {
             Some(ctx) => join_on(ctx, a, b),
-            None => (a(), b()),
+            None => {
+                let ra = catch_unwind(AssertUnwindSafe(a));
+                both(ra, catch_unwind(AssertUnwindSafe(b)))
+            }
         })
     };
     let job = StackJob::new(whole, None);
     let frame = FrameInUse;
-    // SAFETY: as in `join_on`: `job` stays here until `wait_until_done` has seen `DONE`
-    // (a stack job that is never pushed is never reachable), and `frame` turns any
-    // unwind in between into an abort.
-    let task = unsafe { TaskRef::from_stack(&job.header) };
-    let pushed = default_coordinator().inject(task);
-    if pushed {
-        worker::wait_until_done(&job.header, None);
-    }
+    // SAFETY: as in `join_on`: `job` stays here until `run_from_outside` returns, which
+    // is after it saw `DONE` or after it refused the job without queueing it, and
+    // `frame` turns any unwind in between into an abort.
+    default_coordinator().run_from_outside(unsafe { job.task_ref() }, &job.header);
     std::mem::forget(frame);
     match job.into_result() {
         Ok(results) => results,
@@ -202,6 +208,18 @@ where
         dealloc: Self::no_dealloc,
         on_stack: true,
     };
+
+    /// A queue reference to this job, made from a pointer to the whole job (the
+    /// vtable reads `parent` and `slot` through it).
+    ///
+    /// # Safety
+    /// The job must stay in place until its joiner has popped the reference back or
+    /// seen `DONE` (see [`TaskRef::from_stack`]).
+    pub(crate) unsafe fn task_ref(&self) -> TaskRef {
+        // SAFETY: a whole `StackJob` (`repr(C)`, header first) made by `new`; the
+        // caller keeps it in place.
+        unsafe { TaskRef::from_stack(NonNull::from(self).cast()) }
+    }
 
     pub(crate) fn new(f: F, parent: Option<NonNull<Header>>) -> Self {
         StackJob {

@@ -65,6 +65,7 @@ where
         Meta {
             id: task::next_id(),
             placement,
+            weight: Weight::Medium,
         },
     );
     (
@@ -276,7 +277,7 @@ pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(Qu
     let frame = FrameInUse;
     // SAFETY: `job` stays in this frame until `wait_until_done` has seen `DONE`, and
     // `frame` turns an unwind in between (a panicking `hand_off`) into an abort.
-    let task = unsafe { TaskRef::from_stack(&job.header) };
+    let task = unsafe { job.task_ref() };
     hand_off(QueuedTask::found(task));
     crate::worker::wait_until_done(&job.header, None);
     std::mem::forget(frame);

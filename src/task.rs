@@ -71,6 +71,7 @@ use std::ptr::NonNull;
 
 use crate::error::TaskError;
 use crate::locality::Placement;
+use crate::op::Weight;
 use crate::sync::{AtomicUsize, AtomicWaker, Ordering, UnsafeCell};
 
 const STAGE: usize = 0b11;
@@ -87,6 +88,8 @@ pub(crate) struct Meta {
     pub id: u64,
     /// Where the task must run, and what to release when it finishes.
     pub placement: Placement,
+    /// The op's weight: a `join` inside the task queues its stack job by it.
+    pub weight: Weight,
 }
 
 /// The untyped start of every task allocation.
@@ -241,6 +244,7 @@ impl Header {
             meta: Meta {
                 id: 0,
                 placement: Placement::Free,
+                weight: Weight::Medium,
             },
         }
     }
@@ -488,13 +492,12 @@ impl TaskRef {
     /// A queue's reference to a stack job (`fork.rs`).
     ///
     /// # Safety
-    /// `header` must have been made by [`Header::on_stack`] with the vtable of the job
-    /// that holds it, and the job must stay in place until its joiner has popped this
-    /// reference back or seen `DONE`.
-    pub(crate) unsafe fn from_stack(header: &Header) -> TaskRef {
-        TaskRef {
-            ptr: NonNull::from(header),
-        }
+    /// `job` must point to a whole stack job (not only its header field: the vtable
+    /// reads the rest through it) whose header was made by [`Header::on_stack`] with
+    /// that job's vtable, and the job must stay in place until its joiner has popped
+    /// this reference back or seen `DONE`.
+    pub(crate) unsafe fn from_stack(job: NonNull<Header>) -> TaskRef {
+        TaskRef { ptr: job }
     }
 
     /// Gives up a reference without touching the task: the joiner popping its own

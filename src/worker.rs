@@ -362,7 +362,7 @@ impl WorkerCtx {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return header.is_done();
             }
-            if round < TUNING.wait_spin_rounds {
+            if round < TUNING.wait_spins() {
                 backoff(round);
                 round += 1;
                 continue;
@@ -386,10 +386,10 @@ impl WorkerCtx {
 
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
     /// are in `fork.rs`) and returns the lane, for `reclaim`.
-    pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool) -> Lane {
+    pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, heavy: bool) -> Lane {
         let lane = if pinned {
             Lane::Pinned
-        } else if self.holding_heavy.get() {
+        } else if heavy {
             Lane::Weight(Weight::Heavy)
         } else {
             Lane::Weight(Weight::Medium)
@@ -478,7 +478,7 @@ pub(crate) fn wait_until_done(header: &Header, deadline: Option<Instant>) -> boo
 /// An ordinary thread's wait: spin briefly (a result often arrives within
 /// microseconds), then register an unparking waker and park.
 fn block_until(header: &Header, deadline: Option<Instant>) -> bool {
-    for round in 0..TUNING.wait_spin_rounds {
+    for round in 0..TUNING.wait_spins() {
         if header.is_done() {
             return true;
         }

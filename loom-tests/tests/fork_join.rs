@@ -56,18 +56,18 @@ fn join_on_one_worker() {
 /// work, registers its thread's waker on the stack job and parks as a helper; the
 /// thief's completion takes that waker out before it publishes `DONE` (its last
 /// access to the job) and wakes it after. It also covers the joiner stealing `b`
-/// back. With at most one preemption it runs in about 2 s (12k executions, about 900
-/// of them with `b` stolen); the full bound is 11b′ below.
+/// back. With at most one preemption it runs in about 16 s (112k executions); the
+/// full bound is 11b′ below.
 #[test]
 fn join_stolen_by_second_worker() {
     model_bounded(Some(1), join_on_two_workers);
 }
 
 /// Model 11b′: 11b at the environment's bound. `#[ignore]`d for time (1.6M
-/// executions, about 3.5 minutes on 2 cores at `LOOM_MAX_PREEMPTIONS=2`); run with
-/// `-- --ignored`.
+/// executions, about 3.5 minutes on 2 cores at `LOOM_MAX_PREEMPTIONS=2`, measured
+/// with a wait spin round in loom's tuning; longer without); run with `-- --ignored`.
 #[test]
-#[ignore = "about 3.5 minutes on 2 cores"]
+#[ignore = "several minutes on 2 cores"]
 fn join_stolen_by_second_worker_full_bound() {
     model(join_on_two_workers);
 }
