@@ -28,7 +28,7 @@ use crate::sleep::Sleep;
 use crate::sync::{
     fence, park, Arc, AtomicBool, AtomicUsize, Builder as ThreadBuilder, CachePadded, JoinHandle, Ordering,
 };
-use crate::task::{self, Header, Meta, TaskRef};
+use crate::task::{self, Header, Meta};
 use crate::token::Token;
 use crate::worker::{self, WorkerCtx, WorkerInfo, WorkerStats};
 
@@ -81,6 +81,13 @@ impl Shared {
     fn accepts(&self, state: usize, inside: bool) -> bool {
         // ORDERING: Acquire pairs with the SeqCst store in `terminate`.
         state == OPEN || (state == CLOSING && inside && !self.terminate.load(Ordering::Acquire))
+    }
+
+    /// Whether a push from outside the pool is accepted now. `order` is `SeqCst` for
+    /// the read half of the spawn/shutdown Dekker pair (module docs), after a push.
+    pub(crate) fn accepts_outside(&self, order: Ordering) -> bool {
+        // ORDERING: as chosen by the caller (see above); Relaxed for a first look.
+        self.accepts(self.state.load(order), false)
     }
 
     /// The worker with the least pinned and queued work (ties: the lowest index).
@@ -154,45 +161,6 @@ impl Shared {
             }
             Token::from_raw(ptr)
         })
-    }
-}
-
-impl Coordinator {
-    /// Runs the stack job of a `join` from outside the pool (`fork.rs`): queues it on
-    /// the injector and blocks until it is resolved. If the pool no longer accepts
-    /// work from outside, the job is not queued, and stays unrun for the caller.
-    ///
-    /// After the push, the state is checked again, as in `Shared::spawn`. Unlike a
-    /// spawned task, a stack job cannot be resolved here while a queue still holds a
-    /// reference to it, so a pool that closed in between is handled by waiting:
-    /// workers that are still running will run it, and once they are told to exit
-    /// (a finished graceful shutdown, or a drop), whatever is left in the shared
-    /// queues can only be resolved `Shutdown`, so the caller drains them itself
-    /// (the job is given back to it). It re-checks every millisecond: this is the
-    /// cold path of a shutdown racing a `join`, not a hot one.
-    pub(crate) fn run_from_outside(&self, task: TaskRef, job: &Header) {
-        let shared = &self.handle.shared;
-        if !shared.accepts(shared.state.load(Ordering::Relaxed), false) {
-            task.forget();
-            return;
-        }
-        shared.lanes.push_injector(Weight::Medium, task);
-        // ORDERING: SeqCst fence: the write half of both Dekker pairs, with the parking
-        // worker (sleep/README.md) and with shutdown (module docs).
-        fence(Ordering::SeqCst);
-        // ORDERING: SeqCst: the read half of the spawn/shutdown Dekker pair.
-        let open = shared.accepts(shared.state.load(Ordering::SeqCst), false);
-        shared.sleep.notify_one();
-        if open {
-            worker::wait_until_done(job, None);
-            return;
-        }
-        let tick = std::time::Duration::from_millis(1);
-        while !worker::wait_until_done(job, Some(std::time::Instant::now() + tick)) {
-            if shared.exit_requested() {
-                shared.lanes.drain_shared();
-            }
-        }
     }
 }
 
@@ -315,6 +283,10 @@ impl Coordinator {
             Ok(gate) => gate,
             Err(e) => panic!("tokengate: Coordinator::new failed: {e}"),
         }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.handle.shared
     }
 
     /// A builder to choose the worker count, pinning and the heavy reservation.

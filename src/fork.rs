@@ -41,11 +41,12 @@
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::thread::Result as Caught;
+use std::time::{Duration, Instant};
 
-use crate::coordinator::default_coordinator;
+use crate::coordinator::{default_coordinator, Shared};
 use crate::error::TaskError;
 use crate::op::Weight;
-use crate::sync::UnsafeCell;
+use crate::sync::{fence, Ordering, UnsafeCell};
 use crate::task::{Header, TaskRef, VTable};
 use crate::worker::{self, WorkerCtx};
 
@@ -157,11 +158,47 @@ where
     // SAFETY: as in `join_on`: `job` stays here until `run_from_outside` returns, which
     // is after it saw `DONE` or after it refused the job without queueing it, and
     // `frame` turns any unwind in between into an abort.
-    default_coordinator().run_from_outside(unsafe { job.task_ref() }, &job.header);
+    run_from_outside(default_coordinator().shared(), unsafe { job.task_ref() }, &job.header);
     std::mem::forget(frame);
     match job.into_result() {
         Ok(results) => results,
         Err(panic) => resume_unwind(panic),
+    }
+}
+
+/// Runs the stack job of a `join` from outside the pool: queues it on the injector
+/// and blocks until it is resolved. If the pool no longer accepts work from outside,
+/// the job is not queued, and stays unrun for the caller.
+///
+/// After the push, the state is checked again, as in `Shared::spawn`. Unlike a
+/// spawned task, a stack job cannot be resolved here while a queue still holds a
+/// reference to it, so a pool that closed in between is handled by waiting: workers
+/// that are still running will run it, and once they are told to exit (a finished
+/// graceful shutdown, or a drop), whatever is left in the shared queues can only be
+/// resolved `Shutdown`, so the caller drains them itself (the job is given back to
+/// it). It re-checks every millisecond: this is the cold path of a shutdown racing
+/// a `join`, not a hot one.
+fn run_from_outside(shared: &Shared, task: TaskRef, job: &Header) {
+    if !shared.accepts_outside(Ordering::Relaxed) {
+        task.forget();
+        return;
+    }
+    shared.lanes.push_injector(Weight::Medium, task);
+    // ORDERING: SeqCst fence: the write half of both Dekker pairs, with the parking
+    // worker (sleep/README.md) and with shutdown (`coordinator.rs` module docs).
+    fence(Ordering::SeqCst);
+    // ORDERING: SeqCst: the read half of the spawn/shutdown Dekker pair.
+    let open = shared.accepts_outside(Ordering::SeqCst);
+    shared.sleep.notify_one();
+    if open {
+        worker::wait_until_done(job, None);
+        return;
+    }
+    let tick = Duration::from_millis(1);
+    while !worker::wait_until_done(job, Some(Instant::now() + tick)) {
+        if shared.exit_requested() {
+            shared.lanes.drain_shared();
+        }
     }
 }
 
