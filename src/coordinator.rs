@@ -21,14 +21,14 @@
 use std::sync::{Mutex, OnceLock};
 
 use crate::error::{BuildError, TaskError};
-use crate::lanes::{HeavyGate, SharedLanes};
+use crate::lanes::{HeavyGate, Lane, SharedLanes};
 use crate::locality::{Locality, LocalityStats, Placement};
 use crate::op::{fnv1a, Op, Tag, Weight};
 use crate::sleep::Sleep;
 use crate::sync::{
     fence, park, Arc, AtomicBool, AtomicUsize, Builder as ThreadBuilder, CachePadded, JoinHandle, Ordering,
 };
-use crate::task::{self, Header, Meta};
+use crate::task::{self, Header, Meta, TaskRef};
 use crate::token::Token;
 use crate::worker::{self, WorkerCtx, WorkerInfo, WorkerStats};
 
@@ -83,11 +83,26 @@ impl Shared {
         state == OPEN || (state == CLOSING && inside && !self.terminate.load(Ordering::Acquire))
     }
 
-    /// Whether a push from outside the pool is accepted now. `order` is `SeqCst` for
-    /// the read half of the spawn/shutdown Dekker pair (module docs), after a push.
-    pub(crate) fn accepts_outside(&self, order: Ordering) -> bool {
-        // ORDERING: as chosen by the caller (see above); Relaxed for a first look.
-        self.accepts(self.state.load(order), false)
+    /// Whether a push from outside the pool is accepted now (a first look; the
+    /// decisive check is the one in `push_shared`, after the push).
+    pub(crate) fn accepts_outside(&self) -> bool {
+        self.accepts(self.state.load(Ordering::Relaxed), false)
+    }
+
+    /// Pushes `task` onto worker `target`'s inbox, or onto the injector, from a thread
+    /// that does not own that queue, then re-checks the state (module docs). Returns
+    /// whether the pool still accepts the push; if not, the caller must see the task
+    /// resolved. Wakes nobody: the caller wakes a worker afterwards.
+    pub(crate) fn push_shared(&self, target: Option<usize>, weight: Weight, task: TaskRef, inside: bool) -> bool {
+        match target {
+            Some(w) => self.lanes.push_inbox(w, task),
+            None => self.lanes.push_injector(weight, task),
+        }
+        // ORDERING: SeqCst fence: the write half of both Dekker pairs, with the parking
+        // worker (sleep/README.md) and with shutdown (module docs).
+        fence(Ordering::SeqCst);
+        // ORDERING: SeqCst: the read half of the spawn/shutdown Dekker pair.
+        self.accepts(self.state.load(Ordering::SeqCst), inside)
     }
 
     /// The worker with the least pinned and queued work (ties: the lowest index).
@@ -127,30 +142,11 @@ impl Shared {
             };
             let (task, ptr) = task::new(f, Meta { id, placement, weight });
             match (target, ctx) {
-                // Own queues: only this worker pops them (thieves aside), and it drains
-                // them before it exits, so no shutdown re-check is needed. A push onto
-                // a non-empty lane needs no wake either: the task already there obliges
-                // whoever parks next to look (its look sees the lane non-empty), and a
-                // searcher that finds other work re-checks for leftovers (sleep/README.md).
-                (Some(w), Some(c)) if c.index() == w => c.local().push_pinned(task),
-                (None, Some(c)) => {
-                    if c.local().push(weight, task) {
-                        // ORDERING: SeqCst fence: the write half of the pusher/parker
-                        // Dekker pair (sleep/README.md).
-                        fence(Ordering::SeqCst);
-                        self.sleep.notify_one();
-                    }
-                }
+                // Own queues need no shutdown re-check (`WorkerCtx::push_own`).
+                (Some(w), Some(c)) if c.index() == w => c.push_own(Lane::Pinned, task),
+                (None, Some(c)) => c.push_own(Lane::Weight(weight), task),
                 (target, _) => {
-                    match target {
-                        Some(w) => self.lanes.push_inbox(w, task),
-                        None => self.lanes.push_injector(weight, task),
-                    }
-                    // ORDERING: SeqCst fence: the write half of both Dekker pairs, with
-                    // the parking worker (sleep/README.md) and with shutdown (module docs).
-                    fence(Ordering::SeqCst);
-                    // ORDERING: SeqCst: the read half of the spawn/shutdown Dekker pair.
-                    if !self.accepts(self.state.load(Ordering::SeqCst), inside) {
+                    if !self.push_shared(target, weight, task, inside) {
                         Header::abort(ptr, TaskError::Shutdown);
                     }
                     match target {

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 use crate::coordinator::{default_coordinator, Shared};
 use crate::error::TaskError;
 use crate::op::Weight;
-use crate::sync::{fence, Ordering, UnsafeCell};
+use crate::sync::UnsafeCell;
 use crate::task::{Header, TaskRef, VTable};
 use crate::worker::{self, WorkerCtx};
 
@@ -91,7 +91,7 @@ where
     RA: Send,
     RB: Send,
 {
-    let outside = worker::with_worker(move |ctx| match ctx {
+    let outside = worker::with_ctx(move |ctx| match ctx {
         Some(ctx) => Ok(join_on(ctx, a, b)),
         None => Err((a, b)),
     });
@@ -145,7 +145,7 @@ where
     // On a worker (the normal case) this is a fork-join there. Given back unrun (see
     // the module docs), it runs on this thread, one half after the other.
     let whole = move || {
-        worker::with_worker(move |ctx| match ctx {
+        worker::with_ctx(move |ctx| match ctx {
             Some(ctx) => join_on(ctx, a, b),
             None => {
                 let ra = catch_unwind(AssertUnwindSafe(a));
@@ -160,17 +160,14 @@ where
     // `frame` turns any unwind in between into an abort.
     run_from_outside(default_coordinator().shared(), unsafe { job.task_ref() }, &job.header);
     std::mem::forget(frame);
-    match job.into_result() {
-        Ok(results) => results,
-        Err(panic) => resume_unwind(panic),
-    }
+    job.into_value()
 }
 
 /// Runs the stack job of a `join` from outside the pool: queues it on the injector
 /// and blocks until it is resolved. If the pool no longer accepts work from outside,
 /// the job is not queued, and stays unrun for the caller.
 ///
-/// After the push, the state is checked again, as in `Shared::spawn`. Unlike a
+/// `Shared::push_shared` re-checks the state after the push, as for a spawn. Unlike a
 /// spawned task, a stack job cannot be resolved here while a queue still holds a
 /// reference to it, so a pool that closed in between is handled by waiting: workers
 /// that are still running will run it, and once they are told to exit (a finished
@@ -179,16 +176,11 @@ where
 /// it). It re-checks every millisecond: this is the cold path of a shutdown racing
 /// a `join`, not a hot one.
 fn run_from_outside(shared: &Shared, task: TaskRef, job: &Header) {
-    if !shared.accepts_outside(Ordering::Relaxed) {
+    if !shared.accepts_outside() {
         task.forget();
         return;
     }
-    shared.lanes.push_injector(Weight::Medium, task);
-    // ORDERING: SeqCst fence: the write half of both Dekker pairs, with the parking
-    // worker (sleep/README.md) and with shutdown (`coordinator.rs` module docs).
-    fence(Ordering::SeqCst);
-    // ORDERING: SeqCst: the read half of the spawn/shutdown Dekker pair.
-    let open = shared.accepts_outside(Ordering::SeqCst);
+    let open = shared.push_shared(None, Weight::Medium, task, false);
     shared.sleep.notify_one();
     if open {
         worker::wait_until_done(job, None);
@@ -309,5 +301,10 @@ where
             Slot::Done(result) => result,
             Slot::Taken => crate::fatal("a stack job's result was taken twice"),
         }
+    }
+
+    /// [`into_result`](Self::into_result), re-raising a panic.
+    pub(crate) fn into_value(self) -> T {
+        self.into_result().unwrap_or_else(|panic| resume_unwind(panic))
     }
 }

@@ -68,6 +68,17 @@ pub(crate) struct Found {
     pub stolen: usize,
 }
 
+impl Found {
+    /// Work taken without a heavy permit and without stealing.
+    pub(crate) fn own(task: TaskRef) -> Self {
+        Found {
+            task,
+            permit: false,
+            stolen: 0,
+        }
+    }
+}
+
 impl SharedLanes {
     /// Builds the shared queues and each worker's private half.
     pub(crate) fn new(workers: usize) -> (Self, Vec<LocalLanes>) {
@@ -157,11 +168,7 @@ impl SharedLanes {
                     .and_then(|q| retry(|| q.steal_batch_with_limit_and_pop(local.medium(), TUNING.medium_batch)))
             });
         if let Some(task) = found {
-            return Some(Found {
-                task,
-                permit: false,
-                stolen: 0,
-            });
+            return Some(Found::own(task));
         }
         let lane = &self.injector[Weight::Heavy.index()];
         if lane.is_empty() {
@@ -230,19 +237,11 @@ impl SharedLanes {
             }
         }
         if let Some(task) = self.pinned(me, local) {
-            return Some(Found {
-                task,
-                permit: false,
-                stolen: 0,
-            });
+            return Some(Found::own(task));
         }
         for weight in [Weight::Light, Weight::Medium] {
             if let Some(task) = local.deques[weight.index()].pop() {
-                return Some(Found {
-                    task,
-                    permit: false,
-                    stolen: 0,
-                });
+                return Some(Found::own(task));
             }
         }
         let lane = &local.deques[Weight::Heavy.index()];
@@ -279,7 +278,7 @@ impl LocalLanes {
     }
 
     /// Pushes onto this worker's own lane. Returns true if the lane was empty, in
-    /// which case the caller must wake a parked worker (see `Shared::spawn`).
+    /// which case the caller must wake a parked worker (see `WorkerCtx::push_own`).
     pub(crate) fn push(&self, weight: Weight, task: TaskRef) -> bool {
         let lane = &self.deques[weight.index()];
         let was_empty = lane.is_empty();
@@ -290,10 +289,6 @@ impl LocalLanes {
     /// True if this worker's own lanes (weight lanes and pinned lane) are empty.
     pub(crate) fn is_drained(&self) -> bool {
         self.pinned.is_empty() && self.deques.iter().all(Worker::is_empty)
-    }
-
-    pub(crate) fn push_pinned(&self, task: TaskRef) {
-        self.pinned.push(task);
     }
 
     /// Pushes onto `lane`. Returns true if a stealable lane was empty (the caller

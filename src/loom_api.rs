@@ -281,8 +281,5 @@ pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(Qu
     hand_off(QueuedTask::found(task));
     crate::worker::wait_until_done(&job.header, None);
     std::mem::forget(frame);
-    match job.into_result() {
-        Ok(value) => value,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    job.into_value()
 }

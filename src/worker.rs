@@ -100,11 +100,7 @@ pub(crate) fn with_current_shared<R>(f: impl FnOnce(Option<&Arc<Shared>>) -> R) 
 }
 
 /// Runs `f` with the worker context of the current thread, if it is a worker.
-pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
-    with_ctx(f)
-}
-
-fn with_ctx<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
+pub(crate) fn with_ctx<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
     let raw = WORKER.with(Cell::get);
     // SAFETY: `WORKER` is only non-null while `run` is on this thread's stack, with the
     // context alive in that frame, and `f` cannot outlive this call.
@@ -156,10 +152,6 @@ pub(crate) fn with_current_placement<R>(f: impl FnOnce(Option<&Placement>) -> R)
 impl WorkerCtx {
     pub(crate) fn index(&self) -> usize {
         self.index
-    }
-
-    pub(crate) fn local(&self) -> &LocalLanes {
-        &self.local
     }
 
     /// The worker thread's body. `ready` is called once the worker is registered.
@@ -394,13 +386,23 @@ impl WorkerCtx {
         } else {
             Lane::Weight(Weight::Medium)
         };
+        self.push_own(lane, task);
+        lane
+    }
+
+    /// Pushes onto one of this worker's own lanes, waking a parked worker if a
+    /// stealable lane was empty. Only this worker pops them (thieves aside), and it
+    /// drains them before it exits, so no shutdown re-check is needed. A push onto a
+    /// non-empty lane needs no wake either: the task already there obliges whoever
+    /// parks next to look (its look sees the lane non-empty), and a searcher that
+    /// finds other work re-checks for leftovers (sleep/README.md).
+    pub(crate) fn push_own(&self, lane: Lane, task: TaskRef) {
         if self.local.push_to(lane, task) {
             // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
-            // (sleep/README.md), as in `Shared::spawn`.
+            // (sleep/README.md).
             fence(Ordering::SeqCst);
             self.shared.sleep.notify_one();
         }
-        lane
     }
 
     /// Waits until the stack job `job`, pushed onto `lane` by `push_fork`, can no
@@ -412,14 +414,7 @@ impl WorkerCtx {
         while !job.is_done() {
             match self.local.pop_from(lane) {
                 Some(task) if task.is(job) => return task.forget(),
-                Some(task) => self.run_or_discard(
-                    Found {
-                        task,
-                        permit: false,
-                        stolen: 0,
-                    },
-                    None,
-                ),
+                Some(task) => self.run_or_discard(Found::own(task), None),
                 None => {
                     self.help_until(job, None);
                     return;

@@ -128,40 +128,30 @@ fn join_races_pool_drop() {
 /// wake-up, `b` runs once, and its value reaches the joiner.
 #[test]
 fn stack_job_completion_wakes_its_joiner() {
-    model(|| {
-        let runs = Runs::new();
-        let r = runs.clone();
-        let mut thief = None;
-        let v = loom_api::stack_job(
-            move || {
-                r.hit();
-                5u32
-            },
-            |task| thief = Some(thread::spawn(move || assert!(task.run()))),
-        );
-        assert_eq!(v, 5);
-        assert_eq!(runs.get(), 1);
-        thief.unwrap().join().unwrap();
-    });
+    model(|| stack_job_on_other_thread(|task| assert!(task.run())));
 }
 
 /// Model 11e: the same with the job resolved `Shutdown` on the other thread (a pool
 /// being dropped): the job is given back, and the joiner runs `b` itself, once.
 #[test]
 fn stack_job_given_back_runs_on_its_joiner() {
-    model(|| {
-        let runs = Runs::new();
-        let r = runs.clone();
-        let mut other = None;
-        let v = loom_api::stack_job(
-            move || {
-                r.hit();
-                5u32
-            },
-            |task| other = Some(thread::spawn(move || task.abort_shutdown())),
-        );
-        assert_eq!(v, 5);
-        assert_eq!(runs.get(), 1);
-        other.unwrap().join().unwrap();
-    });
+    model(|| stack_job_on_other_thread(|task| task.abort_shutdown()));
+}
+
+/// Models 11d and 11e: `b` (counting its runs, returning 5) as a stack job whose
+/// queue reference `other` takes on a second thread, while main waits as a joiner.
+fn stack_job_on_other_thread(other: fn(loom_api::QueuedTask)) {
+    let runs = Runs::new();
+    let r = runs.clone();
+    let mut handle = None;
+    let v = loom_api::stack_job(
+        move || {
+            r.hit();
+            5u32
+        },
+        |task| handle = Some(thread::spawn(move || other(task))),
+    );
+    assert_eq!(v, 5);
+    assert_eq!(runs.get(), 1, "b ran exactly once");
+    handle.unwrap().join().unwrap();
 }
