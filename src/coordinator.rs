@@ -20,17 +20,17 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use crate::error::{BuildError, TaskError};
+use crate::builder::Builder;
+use crate::error::TaskError;
+use crate::handle::Handle;
 use crate::lanes::{HeavyGate, Lane, SharedLanes};
-use crate::locality::{Locality, LocalityStats, Placement};
-use crate::op::{fnv1a, Op, Tag, Weight};
+use crate::locality::{Locality, Placement};
+use crate::op::{Op, Tag, Weight};
 use crate::sleep::Sleep;
-use crate::sync::{
-    fence, park, Arc, AtomicBool, AtomicUsize, Builder as ThreadBuilder, CachePadded, JoinHandle, Ordering,
-};
+use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, CachePadded, JoinHandle, Ordering};
 use crate::task::{self, Header, Meta, TaskRef};
 use crate::token::Token;
-use crate::worker::{self, WorkerCtx, WorkerInfo, WorkerStats};
+use crate::worker::{self, WorkerCtx, WorkerInfo};
 
 /// The largest pool tokengate supports.
 pub const MAX_WORKERS: usize = 4096;
@@ -51,6 +51,20 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The shared state of a new, open pool of `workers` workers, `heavy_limit` of
+    /// which may run `Heavy` work at once.
+    pub(crate) fn new(lanes: SharedLanes, workers: usize, heavy_limit: usize) -> Shared {
+        Shared {
+            lanes,
+            sleep: Sleep::new(workers),
+            heavy: HeavyGate::new(heavy_limit),
+            locality: Arc::new(Locality::new(workers)),
+            workers: (0..workers).map(|_| CachePadded::new(WorkerInfo::new())).collect(),
+            state: AtomicUsize::new(OPEN),
+            terminate: AtomicBool::new(false),
+        }
+    }
+
     /// Workers leave their loop: the pool is aborting, or a graceful shutdown finished.
     pub(crate) fn exit_requested(&self) -> bool {
         // ORDERING: Acquire pairs with the SeqCst stores in `close` and `terminate`.
@@ -112,7 +126,7 @@ impl Shared {
             .unwrap_or(0)
     }
 
-    fn spawn<F, T>(&self, tag: &Tag, weight: Weight, f: F) -> Token<T>
+    pub(crate) fn spawn<F, T>(&self, tag: &Tag, weight: Weight, f: F) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -160,102 +174,6 @@ impl Shared {
     }
 }
 
-/// A cheap, cloneable handle to a coordinator, for spawning from anywhere, including
-/// from inside tasks. It does not keep the workers alive: once the coordinator has
-/// shut down or been dropped, spawns through a handle resolve `Shutdown`.
-#[derive(Clone)]
-pub struct Handle {
-    shared: Arc<Shared>,
-}
-
-impl Handle {
-    /// The handle of the coordinator running the current task, or `None` outside any
-    /// task.
-    ///
-    /// ```
-    /// use tokengate::{Coordinator, Handle, Op};
-    /// let gate = Coordinator::builder().workers(1).build().unwrap();
-    /// assert!(Handle::current().is_none());
-    /// assert!(gate.spawn(&Op::new("x"), || Handle::current().is_some()).wait().unwrap());
-    /// ```
-    pub fn current() -> Option<Handle> {
-        worker::with_current_shared(|s| {
-            s.map(|shared| Handle {
-                shared: Arc::clone(shared),
-            })
-        })
-    }
-
-    /// Spawns one call of `op`. See [`Coordinator::spawn`].
-    pub fn spawn<K, F, T>(&self, op: &Op<K>, f: F) -> Token<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        self.shared.spawn(op.tag(), op.weight_of(), f)
-    }
-
-    /// Declares `f` once as `op` and returns a function that spawns it per call.
-    /// See [`Coordinator::guard`].
-    pub fn guard<K, A, T, F>(&self, op: Op<K>, f: F) -> impl Fn(A) -> Token<T> + Clone + Send + Sync + 'static
-    where
-        K: 'static,
-        A: Send + 'static,
-        T: Send + 'static,
-        F: Fn(A) -> T + Send + Sync + 'static,
-    {
-        let handle = self.clone();
-        let f = std::sync::Arc::new(f);
-        move |arg| {
-            let f = std::sync::Arc::clone(&f);
-            handle.spawn(&op, move || f(arg))
-        }
-    }
-
-    /// Activity counters of every worker.
-    pub fn worker_stats(&self) -> Vec<WorkerStats> {
-        self.shared
-            .workers
-            .iter()
-            .enumerate()
-            .map(|(i, w)| w.snapshot(i))
-            .collect()
-    }
-
-    /// The number of workers.
-    pub fn workers(&self) -> usize {
-        self.shared.workers.len()
-    }
-
-    /// True if every worker is pinned to its core. False if pinning was turned off or
-    /// failed for any worker (restricted cpusets, containers); the pool then runs
-    /// unpinned and [`worker_stats`](Handle::worker_stats) tells which.
-    pub fn is_pinned(&self) -> bool {
-        self.worker_stats().iter().all(|w| w.pinned)
-    }
-
-    /// How many workers may run `Heavy` tasks at once.
-    pub fn heavy_limit(&self) -> usize {
-        self.shared.heavy.limit()
-    }
-
-    /// Heavy permits held right now (workers running heavy work from stealable lanes).
-    pub fn heavy_running(&self) -> usize {
-        self.shared.heavy.held()
-    }
-
-    /// The worker that tokens with sticky anchor `anchor` are pinned to, or `None` if
-    /// none is active. Anchors that share a table slot share its pin.
-    pub fn anchor_worker(&self, anchor: &str) -> Option<usize> {
-        self.shared.locality.anchor_worker(fnv1a(anchor.as_bytes()))
-    }
-
-    /// Domain and pin counters.
-    pub fn locality_stats(&self) -> LocalityStats {
-        self.shared.locality.stats()
-    }
-}
-
 /// The scheduler: one worker thread per core, each pinned to its core, with
 /// weight-aware work stealing. See the crate docs for the rules.
 ///
@@ -281,6 +199,14 @@ impl Coordinator {
         }
     }
 
+    /// Wraps started workers; dropping the result aborts and joins them.
+    pub(crate) fn from_parts(shared: Arc<Shared>, threads: Vec<JoinHandle<()>>) -> Coordinator {
+        Coordinator {
+            handle: Handle { shared },
+            threads: Mutex::new(threads),
+        }
+    }
+
     pub(crate) fn shared(&self) -> &Shared {
         &self.handle.shared
     }
@@ -288,48 +214,6 @@ impl Coordinator {
     /// A builder to choose the worker count, pinning and the heavy reservation.
     pub fn builder() -> Builder {
         Builder::new()
-    }
-
-    /// Spawns one call of `op`: `f` runs on a worker and the token carries its result.
-    ///
-    /// From outside the pool the task goes to the injector of its weight. From inside
-    /// a task it goes to the current worker's own lane. Sticky and domain work goes to
-    /// its pinned worker. After shutdown, the token resolves `Err(TaskError::Shutdown)`.
-    ///
-    /// ```
-    /// use tokengate::{Coordinator, Op, Weight};
-    /// let gate = Coordinator::builder().workers(2).build().unwrap();
-    /// let op = Op::new("prime_check").weight(Weight::Medium);
-    /// let tokens: Vec<_> = (0..10u64).map(|n| gate.spawn(&op, move || n * n)).collect();
-    /// let squares: Vec<u64> = tokens.into_iter().map(|t| t.wait().unwrap()).collect();
-    /// assert_eq!(squares[9], 81);
-    /// ```
-    pub fn spawn<K, F, T>(&self, op: &Op<K>, f: F) -> Token<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        self.handle.spawn(op, f)
-    }
-
-    /// The decorator analogue: declares `f` once as `op` and returns a plain function
-    /// that spawns it on each call.
-    ///
-    /// ```
-    /// use tokengate::{Coordinator, Op};
-    /// fn is_prime(n: u64) -> bool { n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0) }
-    /// let gate = Coordinator::builder().workers(2).build().unwrap();
-    /// let prime = gate.guard(Op::new("prime_check"), is_prime);
-    /// assert_eq!(prime(7919).wait(), Ok(true));
-    /// ```
-    pub fn guard<K, A, T, F>(&self, op: Op<K>, f: F) -> impl Fn(A) -> Token<T> + Clone + Send + Sync + 'static
-    where
-        K: 'static,
-        A: Send + 'static,
-        T: Send + 'static,
-        F: Fn(A) -> T + Send + Sync + 'static,
-    {
-        self.handle.guard(op, f)
     }
 
     /// A cheap, cloneable handle for spawning from other threads and from tasks.
@@ -370,34 +254,15 @@ impl Coordinator {
         }
         self.handle.shared.lanes.drain_shared();
     }
+}
 
-    /// See [`Handle::worker_stats`].
-    pub fn worker_stats(&self) -> Vec<WorkerStats> {
-        self.handle.worker_stats()
-    }
-    /// See [`Handle::workers`].
-    pub fn workers(&self) -> usize {
-        self.handle.workers()
-    }
-    /// See [`Handle::is_pinned`].
-    pub fn is_pinned(&self) -> bool {
-        self.handle.is_pinned()
-    }
-    /// See [`Handle::heavy_limit`].
-    pub fn heavy_limit(&self) -> usize {
-        self.handle.heavy_limit()
-    }
-    /// See [`Handle::heavy_running`].
-    pub fn heavy_running(&self) -> usize {
-        self.handle.heavy_running()
-    }
-    /// See [`Handle::anchor_worker`].
-    pub fn anchor_worker(&self, anchor: &str) -> Option<usize> {
-        self.handle.anchor_worker(anchor)
-    }
-    /// See [`Handle::locality_stats`].
-    pub fn locality_stats(&self) -> LocalityStats {
-        self.handle.locality_stats()
+impl std::ops::Deref for Coordinator {
+    type Target = Handle;
+
+    /// Every operating method (spawning, statistics, controls) lives on [`Handle`]
+    /// once; a coordinator is used through it.
+    fn deref(&self) -> &Handle {
+        &self.handle
     }
 }
 
@@ -420,145 +285,6 @@ impl std::fmt::Debug for Coordinator {
             .field("workers", &self.workers())
             .field("heavy_limit", &self.heavy_limit())
             .finish()
-    }
-}
-
-/// Configures a [`Coordinator`].
-///
-/// ```
-/// use tokengate::Coordinator;
-/// let gate = Coordinator::builder().workers(2).pin_workers(true).reserve_for_light(1).build()?;
-/// assert_eq!((gate.workers(), gate.heavy_limit()), (2, 1));
-/// # Ok::<(), tokengate::BuildError>(())
-/// ```
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until .build() is called"]
-pub struct Builder {
-    workers: Option<usize>,
-    pin: bool,
-    reserve: Option<usize>,
-    name: String,
-}
-
-impl Builder {
-    fn new() -> Self {
-        Builder {
-            workers: None,
-            pin: true,
-            reserve: None,
-            name: "tokengate".into(),
-        }
-    }
-
-    /// The number of workers. Default: the CPUs in the process's affinity mask.
-    pub fn workers(mut self, n: usize) -> Self {
-        self.workers = Some(n);
-        self
-    }
-
-    /// Pin worker `i` to the `i`-th allowed CPU (round-robin if there are more
-    /// workers than CPUs). Default: `true`. A failed pin is not an error: the worker
-    /// runs unpinned, and [`Coordinator::is_pinned`] reports it.
-    pub fn pin_workers(mut self, pin: bool) -> Self {
-        self.pin = pin;
-        self
-    }
-
-    /// Reserves `k` workers for non-heavy work: at most `workers - k` workers run
-    /// `Heavy` tasks at once, so light tasks stay fast while heavy ones saturate the
-    /// rest. Default: `workers / 4`, which is 0 on machines with fewer than 4 cores,
-    /// where every core is needed for throughput.
-    pub fn reserve_for_light(mut self, k: usize) -> Self {
-        self.reserve = Some(k);
-        self
-    }
-
-    /// Worker thread names are `"{prefix}-{index}"`. Default: `tokengate`.
-    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
-        self.name = prefix.into();
-        self
-    }
-
-    /// Starts the workers and waits until every one is running (and pinned, if asked).
-    pub fn build(self) -> Result<Coordinator, BuildError> {
-        let cores = if self.pin {
-            core_affinity::get_core_ids().unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let n = match self.workers {
-            Some(n) => n,
-            None => default_workers(),
-        };
-        if n == 0 {
-            return Err(BuildError::ZeroWorkers);
-        }
-        if n > MAX_WORKERS {
-            return Err(BuildError::TooManyWorkers { requested: n });
-        }
-        let reserved = self.reserve.unwrap_or(n / 4);
-        if reserved >= n {
-            return Err(BuildError::ReserveTooLarge { reserved, workers: n });
-        }
-        let (lanes, locals) = SharedLanes::new(n);
-        let shared = Arc::new(Shared {
-            lanes,
-            sleep: Sleep::new(n),
-            heavy: HeavyGate::new(n - reserved),
-            locality: Arc::new(Locality::new(n)),
-            workers: (0..n).map(|_| CachePadded::new(WorkerInfo::new())).collect(),
-            state: AtomicUsize::new(OPEN),
-            terminate: AtomicBool::new(false),
-        });
-        let started = Arc::new(AtomicUsize::new(0));
-        let builder_thread = crate::sync::current();
-        let mut threads = Vec::with_capacity(n);
-        for (index, local) in locals.into_iter().enumerate() {
-            let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
-            let (worker_shared, started, builder_thread) =
-                (Arc::clone(&shared), Arc::clone(&started), builder_thread.clone());
-            let spawned = ThreadBuilder::new()
-                .name(format!("{}-{index}", self.name))
-                .spawn(move || {
-                    WorkerCtx::run(worker_shared, index, local, core, move || {
-                        // ORDERING: Release: the builder's Acquire load sees this worker registered.
-                        started.fetch_add(1, Ordering::Release);
-                        builder_thread.unpark();
-                    });
-                });
-            match spawned {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    let gate = Coordinator {
-                        handle: Handle { shared },
-                        threads: Mutex::new(threads),
-                    };
-                    drop(gate); // aborts and joins the workers that did start
-                    return Err(BuildError::Spawn(e));
-                }
-            }
-        }
-        // ORDERING: Acquire pairs with each worker's Release increment.
-        while started.load(Ordering::Acquire) < n {
-            park();
-        }
-        Ok(Coordinator {
-            handle: Handle { shared },
-            threads: Mutex::new(threads),
-        })
-    }
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Builder::new()
-    }
-}
-
-fn default_workers() -> usize {
-    match core_affinity::get_core_ids() {
-        Some(ids) if !ids.is_empty() => ids.len(),
-        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
     }
 }
 

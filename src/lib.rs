@@ -101,9 +101,11 @@
 #![warn(missing_docs)]
 
 mod blocks;
+mod builder;
 mod coordinator;
 mod error;
 mod fork;
+mod handle;
 mod join;
 mod lanes;
 mod locality;
@@ -119,9 +121,11 @@ mod worker;
 #[doc(hidden)]
 pub mod loom_api;
 
-pub use coordinator::{default_coordinator, spawn, Builder, Coordinator, Handle, MAX_WORKERS};
+pub use builder::Builder;
+pub use coordinator::{default_coordinator, spawn, Coordinator, MAX_WORKERS};
 pub use error::{BuildError, TaskError};
 pub use fork::join;
+pub use handle::Handle;
 pub use join::{join_all, JoinAll};
 pub use locality::LocalityStats;
 pub use op::{Free, Lead, Op, Sticky, Weight};

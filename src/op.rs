@@ -8,7 +8,7 @@
 //! - [`Weight`]: how expensive one call is. It decides the lane a task waits in and
 //!   how thieves may move it (see the crate docs, "Stealing rules").
 //! - [`Op::sticky_anchor`]: every *active* token with the same anchor runs on one
-//!   worker (see [`locality`](crate::Coordinator::anchor_worker)).
+//!   worker (see [`locality`](crate::Handle::anchor_worker)).
 //! - [`Op::external_calls`]: the op is a *lead*; each call opens a locality domain.
 //!
 //! An op can be sticky or a lead, never both. This is enforced by the type: the

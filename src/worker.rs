@@ -36,7 +36,7 @@ pub(crate) struct WorkerInfo {
     pinned: AtomicBool,
 }
 
-/// A snapshot of one worker's activity, from [`Coordinator::worker_stats`](crate::Coordinator::worker_stats).
+/// A snapshot of one worker's activity, from [`Handle::worker_stats`](crate::Handle::worker_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerStats {
     /// The worker's index, as returned by [`current_worker`].

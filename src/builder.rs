@@ -1,0 +1,132 @@
+//! [`Builder`]: the pool's configuration, checked and turned into running workers.
+
+use crate::coordinator::{Coordinator, Shared, MAX_WORKERS};
+use crate::error::BuildError;
+use crate::lanes::SharedLanes;
+use crate::sync::{park, Arc, AtomicUsize, Builder as ThreadBuilder, Ordering};
+use crate::worker::WorkerCtx;
+
+/// Configures a [`Coordinator`].
+///
+/// ```
+/// use tokengate::Coordinator;
+/// let gate = Coordinator::builder().workers(2).pin_workers(true).reserve_for_light(1).build()?;
+/// assert_eq!((gate.workers(), gate.heavy_limit()), (2, 1));
+/// # Ok::<(), tokengate::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until .build() is called"]
+pub struct Builder {
+    workers: Option<usize>,
+    pin: bool,
+    reserve: Option<usize>,
+    name: String,
+}
+
+impl Builder {
+    pub(crate) fn new() -> Self {
+        Builder {
+            workers: None,
+            pin: true,
+            reserve: None,
+            name: "tokengate".into(),
+        }
+    }
+
+    /// The number of workers. Default: the CPUs in the process's affinity mask.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Pin worker `i` to the `i`-th allowed CPU (round-robin if there are more
+    /// workers than CPUs). Default: `true`. A failed pin is not an error: the worker
+    /// runs unpinned, and [`Handle::is_pinned`](crate::Handle::is_pinned) reports it.
+    pub fn pin_workers(mut self, pin: bool) -> Self {
+        self.pin = pin;
+        self
+    }
+
+    /// Reserves `k` workers for non-heavy work: at most `workers - k` workers run
+    /// `Heavy` tasks at once, so light tasks stay fast while heavy ones saturate the
+    /// rest. Default: `workers / 4`, which is 0 on machines with fewer than 4 cores,
+    /// where every core is needed for throughput.
+    pub fn reserve_for_light(mut self, k: usize) -> Self {
+        self.reserve = Some(k);
+        self
+    }
+
+    /// Worker thread names are `"{prefix}-{index}"`. Default: `tokengate`.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.name = prefix.into();
+        self
+    }
+
+    /// Starts the workers and waits until every one is running (and pinned, if asked).
+    pub fn build(self) -> Result<Coordinator, BuildError> {
+        let cores = if self.pin {
+            core_affinity::get_core_ids().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let n = match self.workers {
+            Some(n) => n,
+            None => default_workers(),
+        };
+        if n == 0 {
+            return Err(BuildError::ZeroWorkers);
+        }
+        if n > MAX_WORKERS {
+            return Err(BuildError::TooManyWorkers { requested: n });
+        }
+        let reserved = self.reserve.unwrap_or(n / 4);
+        if reserved >= n {
+            return Err(BuildError::ReserveTooLarge { reserved, workers: n });
+        }
+        let (lanes, locals) = SharedLanes::new(n);
+        let shared = Arc::new(Shared::new(lanes, n, n - reserved));
+        let started = Arc::new(AtomicUsize::new(0));
+        let builder_thread = crate::sync::current();
+        let mut threads = Vec::with_capacity(n);
+        for (index, local) in locals.into_iter().enumerate() {
+            let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
+            let (worker_shared, started, builder_thread) =
+                (Arc::clone(&shared), Arc::clone(&started), builder_thread.clone());
+            let spawned = ThreadBuilder::new()
+                .name(format!("{}-{index}", self.name))
+                .spawn(move || {
+                    WorkerCtx::run(worker_shared, index, local, core, move || {
+                        // ORDERING: Release: the builder's Acquire load sees this worker registered.
+                        started.fetch_add(1, Ordering::Release);
+                        builder_thread.unpark();
+                    });
+                });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    let gate = Coordinator::from_parts(shared, threads);
+                    drop(gate); // aborts and joins the workers that did start
+                    return Err(BuildError::Spawn(e));
+                }
+            }
+        }
+        // ORDERING: Acquire pairs with each worker's Release increment.
+        while started.load(Ordering::Acquire) < n {
+            park();
+        }
+        Ok(Coordinator::from_parts(shared, threads))
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+fn default_workers() -> usize {
+    match core_affinity::get_core_ids() {
+        Some(ids) if !ids.is_empty() => ids.len(),
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
