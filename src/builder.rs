@@ -64,6 +64,7 @@ impl Builder {
 
     /// Starts the workers and waits until every one is running (and pinned, if asked).
     pub fn build(self) -> Result<Coordinator, BuildError> {
+        crate::clock::init();
         let cores = if self.pin {
             core_affinity::get_core_ids().unwrap_or_default()
         } else {

@@ -26,9 +26,10 @@ use crate::handle::Handle;
 use crate::lanes::{HeavyGate, Lane, SharedLanes};
 use crate::locality::{Locality, Placement};
 use crate::op::{Op, Tag, Weight};
+use crate::registry::OpId;
 use crate::sleep::Sleep;
 use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, CachePadded, JoinHandle, Ordering};
-use crate::task::{self, Header, Meta, TaskRef};
+use crate::task::{self, Header, Meta, TaskRef, Times};
 use crate::token::Token;
 use crate::worker::{self, WorkerCtx, WorkerInfo};
 
@@ -126,7 +127,7 @@ impl Shared {
             .unwrap_or(0)
     }
 
-    pub(crate) fn spawn<F, T>(&self, tag: &Tag, weight: Weight, f: F) -> Token<T>
+    pub(crate) fn spawn<F, T>(&self, op: OpId, tag: &Tag, weight: Weight, f: F) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -141,6 +142,8 @@ impl Shared {
                         id,
                         placement: Placement::Free,
                         weight,
+                        op,
+                        times: Times::queued_now(),
                     },
                 );
                 task.abort(TaskError::Shutdown);
@@ -154,7 +157,14 @@ impl Shared {
             } else {
                 place(None)
             };
-            let (task, ptr) = task::new(f, Meta { id, placement, weight });
+            let meta = Meta {
+                id,
+                placement,
+                weight,
+                op,
+                times: Times::queued_now(),
+            };
+            let (task, ptr) = task::new(f, meta);
             match (target, ctx) {
                 // Own queues need no shutdown re-check (`WorkerCtx::push_own`).
                 (Some(w), Some(c)) if c.index() == w => c.push_own(Lane::Pinned, task),
@@ -327,7 +337,7 @@ where
     T: Send + 'static,
 {
     let inside = worker::with_current_shared(move |shared| match shared {
-        Some(shared) => Ok(shared.spawn(op.tag(), op.weight_of(), f)),
+        Some(shared) => Ok(shared.spawn(op.id(), op.tag(), op.weight_of(), f)),
         None => Err(f),
     });
     inside.unwrap_or_else(|f| default_coordinator().spawn(op, f))

@@ -54,7 +54,7 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.shared.spawn(op.tag(), op.weight_of(), f)
+        self.shared.spawn(op.id(), op.tag(), op.weight_of(), f)
     }
 
     /// The decorator analogue: declares `f` once as `op` and returns a plain function

@@ -102,6 +102,7 @@
 
 mod blocks;
 mod builder;
+mod clock;
 mod coordinator;
 mod error;
 mod fork;
@@ -110,6 +111,7 @@ mod join;
 mod lanes;
 mod locality;
 mod op;
+mod registry;
 mod sleep;
 mod sync;
 mod task;

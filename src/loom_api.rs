@@ -15,8 +15,9 @@ use crate::fork::{FrameInUse, StackJob};
 use crate::lanes::{HeavyAccess, LocalLanes, SharedLanes};
 use crate::locality::Placement;
 use crate::op::{Op, Weight};
+use crate::registry::OpId;
 use crate::sync::{Arc, Thread};
-use crate::task::{self, Header, Meta, TaskRef};
+use crate::task::{self, Header, Meta, TaskRef, Times};
 use crate::token::Token;
 use crate::LocalityStats;
 
@@ -66,6 +67,8 @@ where
             id: task::next_id(),
             placement,
             weight: Weight::Medium,
+            op: OpId::NONE,
+            times: Times::queued_at(0),
         },
     );
     (

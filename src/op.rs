@@ -24,6 +24,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::registry::OpId;
+
 /// How expensive one call of an operation is. The default is `Medium`.
 ///
 /// ```
@@ -77,6 +79,8 @@ pub(crate) enum Tag {
 #[derive(Debug)]
 struct OpInner {
     name: Arc<str>,
+    /// The interned name (`registry.rs`): what tasks carry instead of the name.
+    id: OpId,
     weight: Weight,
     tag: Tag,
 }
@@ -158,7 +162,12 @@ impl Op<Free> {
 impl<K> Op<K> {
     fn build(name: Arc<str>, weight: Weight, tag: Tag) -> Self {
         Op {
-            inner: Arc::new(OpInner { name, weight, tag }),
+            inner: Arc::new(OpInner {
+                id: OpId::intern(&name),
+                name,
+                weight,
+                tag,
+            }),
             _kind: PhantomData,
         }
     }
@@ -177,6 +186,11 @@ impl<K> Op<K> {
     /// The op's weight.
     pub fn weight_of(&self) -> Weight {
         self.inner.weight
+    }
+
+    /// The interned name, carried by every task of this op.
+    pub(crate) fn id(&self) -> OpId {
+        self.inner.id
     }
 
     pub(crate) fn tag(&self) -> &Tag {

@@ -68,10 +68,12 @@ use std::alloc::Layout;
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
 
 use crate::error::TaskError;
 use crate::locality::Placement;
 use crate::op::Weight;
+use crate::registry::OpId;
 use crate::sync::{AtomicUsize, AtomicWaker, Ordering, UnsafeCell};
 
 const STAGE: usize = 0b11;
@@ -83,6 +85,7 @@ const AWAITER: usize = 0b1000;
 const REF_ONE: usize = 0b1_0000;
 
 /// Untyped metadata every task carries.
+#[allow(dead_code)] // `op` and `times` are read by the control plane and metrics, next.
 pub(crate) struct Meta {
     /// Process-unique id (see [`next_id`]).
     pub id: u64,
@@ -90,6 +93,41 @@ pub(crate) struct Meta {
     pub placement: Placement,
     /// The op's weight: a `join` inside the task queues its stack job by it.
     pub weight: Weight,
+    /// The op the task is a call of ([`OpId::NONE`] for a stack job).
+    pub op: OpId,
+    /// When it was queued, started and finished.
+    pub times: Times,
+}
+
+/// When a task was queued, started and finished, as raw [`clock`](crate::clock)
+/// readings; 0 means "not yet". `queued` is set at spawn; the claim's winner sets
+/// `started` just before the closure runs and `finished` before `DONE` is published
+/// (for a task resolved without running, `finished` only). They are read racily by
+/// status and metrics snapshots, hence atomics; `Relaxed` is enough for a timestamp
+/// (a reader that sees `DONE` with Acquire also sees both, through that edge).
+/// They are plain `std` atomics in both back-ends: timestamps order nothing, so loom
+/// need not explore them (as with the id blocks in `sync`).
+#[allow(dead_code)] // read by the control plane and metrics, next.
+pub(crate) struct Times {
+    pub queued: u64,
+    pub started: StdAtomicU64,
+    pub finished: StdAtomicU64,
+}
+
+impl Times {
+    /// The times of a task queued now.
+    pub(crate) fn queued_now() -> Times {
+        Times::queued_at(crate::clock::now())
+    }
+
+    /// The times of a task queued at raw reading `queued` (0: not recorded).
+    pub(crate) fn queued_at(queued: u64) -> Times {
+        Times {
+            queued,
+            started: StdAtomicU64::new(0),
+            finished: StdAtomicU64::new(0),
+        }
+    }
 }
 
 /// The untyped start of every task allocation.
@@ -155,8 +193,11 @@ where
         let Stage::Pending(f) = stage else {
             crate::fatal("claimed task had no closure")
         };
+        let times = &cell.header.meta.times;
+        times.started.store(crate::clock::now(), StdOrdering::Relaxed);
         let result =
             crate::worker::as_current(ptr, || catch_unwind(AssertUnwindSafe(f))).map_err(TaskError::from_panic);
+        times.finished.store(crate::clock::now(), StdOrdering::Relaxed);
         // SAFETY: still the exclusive owner of the slot until `DONE` is published.
         cell.stage.with_mut(|s| unsafe { *s = Stage::Done(result) });
     }
@@ -164,6 +205,11 @@ where
     unsafe fn abort(ptr: NonNull<Header>, err: TaskError) {
         // SAFETY: as in `run`: a live `Cell<F, T>`, and the caller won the claim.
         let cell = unsafe { ptr.cast::<Cell<F, T>>().as_ref() };
+        cell.header
+            .meta
+            .times
+            .finished
+            .store(crate::clock::now(), StdOrdering::Relaxed);
         // SAFETY: exclusive access to the slot, as above.
         let stage = cell
             .stage
@@ -245,6 +291,8 @@ impl Header {
                 id: 0,
                 placement: Placement::Free,
                 weight: Weight::Medium,
+                op: OpId::NONE,
+                times: Times::queued_at(0),
             },
         }
     }
