@@ -130,6 +130,12 @@ pub use join::{join_all, JoinAll};
 pub use locality::LocalityStats;
 pub use op::{Free, Lead, Op, Sticky, Weight};
 pub use token::Token;
+
+// `#[tokengate::guard]` (issue 14): the attribute, from `tokengate-macros`. Its
+// reference, with the doctests of every tag, is `docs/guard.md`.
+#[cfg(feature = "macros")]
+#[doc = include_str!("../docs/guard.md")]
+pub use tokengate_macros::guard;
 pub use worker::{current_worker, is_cancelled, WorkerStats};
 
 pub(crate) use error::fatal;
