@@ -21,7 +21,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{Attribute, Error, FnArg, GenericParam, Ident, ItemFn, Pat, Result, ReturnType, Type};
+use syn::{Attribute, Error, FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};
 
 use crate::args::Tags;
 use crate::check;
@@ -129,8 +129,12 @@ fn generate(tags: &Tags, func: ItemFn) -> TokenStream {
     let (kind, op) = op_builder(tags, name);
     let spawn = match &tags.on {
         Some(pool) => quote_spanned!(pool.span()=> #pool.spawn),
-        None => quote!(::tokengate::spawn),
+        None => quote_spanned!(result_ty.span()=> ::tokengate::spawn),
     };
+    // Spanned on the result type: if the result is not `Send`, the spawn's own bound
+    // fails at the same span as the assertion above, which then hides it.
+    let spawn_call =
+        quote_spanned!(result_ty.span()=> #spawn(&*__TOKENGATE_OP, move || #callee #turbofish (#(#call_args),*)));
     let link = if in_impl { format!("Self::{name}") } else { name.to_string() };
     let inline_doc = format!(
         " Runs the body of [`{name}`]({link}) inline, on the calling thread: no token, no pool. \
@@ -144,7 +148,7 @@ fn generate(tags: &Tags, func: ItemFn) -> TokenStream {
             static __TOKENGATE_OP: ::std::sync::LazyLock<::tokengate::Op<#kind>> =
                 ::std::sync::LazyLock::new(|| #op);
             #(#checks)*
-            #spawn(&*__TOKENGATE_OP, move || #callee #turbofish (#(#call_args),*))
+            #spawn_call
         }
 
         #[doc = #inline_doc]
@@ -194,7 +198,7 @@ fn assertion(ty: &Type, what: &str, func: &Ident) -> TokenStream {
     quote! {
         {
             #[diagnostic::on_unimplemented(message = #message, label = #label)]
-            trait __TokengateMoves {}
+            trait __TokengateMoves: ::core::marker::Send + 'static {}
             impl<T: ?::core::marker::Sized + ::core::marker::Send + 'static> __TokengateMoves for T {}
             fn __tokengate_assert<T: ?::core::marker::Sized + __TokengateMoves>() {}
             #call;
