@@ -1,0 +1,25 @@
+// Arguments and results that cannot move into a task: the generated assertions
+// report them on the argument's (or result's) type, naming it.
+
+use std::rc::Rc;
+
+#[tokengate::guard]
+fn rc_argument(shared: Rc<u64>, n: u64) -> u64 {
+    *shared + n
+}
+
+#[tokengate::guard]
+fn rc_result(n: u64) -> Rc<u64> {
+    Rc::new(n)
+}
+
+struct NotSend(*const u8);
+
+impl NotSend {
+    #[tokengate::guard]
+    fn consume(self) -> usize {
+        self.0 as usize
+    }
+}
+
+fn main() {}
