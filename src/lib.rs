@@ -23,6 +23,23 @@
 //! # Ok::<(), tokengate::BuildError>(())
 //! ```
 //!
+//! # The attribute
+//!
+//! With the default feature `macros`, [`#[tokengate::guard(...)]`](guard) declares the
+//! op once, on the function itself, and every call returns a token:
+//!
+//! ```
+//! #[tokengate::guard(weight = Medium)]
+//! fn prime_check(n: u64) -> bool {
+//!     n > 1 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+//! }
+//! let t: tokengate::Token<bool> = prime_check(7919);
+//! assert_eq!(t.wait(), Ok(true));
+//! ```
+//!
+//! Its tags (`op`, `weight`, `storage_speed`, `sticky_anchor`, `external_calls`,
+//! `deadline`, `on`) and its compile-time errors are listed in [`guard`].
+//!
 //! # Concepts
 //!
 //! - **Op**: a name, a [`Weight`] and at most one locality tag. Cheap to clone.
