@@ -96,11 +96,14 @@ fn free_task() -> usize {
     here()
 }
 
+/// A guarded profile loader, as a plain function pointer.
+type Load = fn(Option<Arc<StartGate>>) -> Token<usize>;
+
 fn sticky_demo(gate: &Coordinator) {
     println!("1. Sticky anchors: every active token of an anchor runs on one worker");
     println!();
     let anchors = ["user:alice", "user:bob", "user:carol"];
-    let loads: [fn(Option<Arc<StartGate>>) -> Token<usize>; 3] = [load_alice, load_bob, load_carol];
+    let loads: [Load; 3] = [load_alice, load_bob, load_carol];
     let start = Arc::new(StartGate::default());
     let mut tokens: Vec<(usize, Token<usize>)> = Vec::new();
     for round in 0..12 {

@@ -128,7 +128,9 @@ fn prime_candidate(i: u64) -> u64 {
 }
 
 fn run_serial() -> Summary {
-    let primes = (0..PRIME_TASKS).filter(|&i| is_prime_inline(prime_candidate(i))).count();
+    let primes = (0..PRIME_TASKS)
+        .filter(|&i| is_prime_inline(prime_candidate(i)))
+        .count();
     let words = (0..WORD_BATCHES).fold(0u64, |acc, b| {
         acc.wrapping_add(word_batch_serial(b * WORDS_PER_BATCH, WORDS_PER_BATCH))
     });
@@ -222,10 +224,16 @@ fn main() {
         found.len(),
         found.first()
     );
-    println!("   #[guard] matrix_mul(7, 64).wait() = {:.4}", matrix_mul(7, 64).wait().expect("matrix"));
+    println!(
+        "   #[guard] matrix_mul(7, 64).wait() = {:.4}",
+        matrix_mul(7, 64).wait().expect("matrix")
+    );
     // The closure form, for ops built at run time: Handle::guard.
     let square = gate.guard(Op::new("square").weight(Weight::Light), |n: u64| n * n);
-    println!("   gate.guard(op, f): square(12).wait() = {}", square(12).wait().expect("square"));
+    println!(
+        "   gate.guard(op, f): square(12).wait() = {}",
+        square(12).wait().expect("square")
+    );
 
     // --- 2. A mixed batch: serial vs the pool ---------------------------------------
     println!();

@@ -234,7 +234,9 @@ fn sticky_anchor_through_the_attribute() {
     let latch = Latch::new();
     // The first token holds the anchor active until every other one is queued.
     let first = anchored(Some(Arc::clone(&latch)));
-    common::spin_until("the anchor to be pinned", || GATE.anchor_worker("guard_test_anchor").is_some());
+    common::spin_until("the anchor to be pinned", || {
+        GATE.anchor_worker("guard_test_anchor").is_some()
+    });
     let pinned = GATE.anchor_worker("guard_test_anchor").unwrap();
     let rest: Vec<_> = (0..20).map(|_| anchored(None)).collect();
     latch.open();
@@ -248,16 +250,26 @@ fn child_op(n: u64) -> (u64, Option<usize>) {
     (n * 2, current_worker())
 }
 
+/// The lead's worker, and each child's value and worker.
+type LeadResult = (usize, Vec<(u64, Option<usize>)>);
+
 #[tokengate::guard(weight = Medium, external_calls = ["child_op"], on = GATE)]
-fn lead_operation(n: u64) -> (usize, Vec<(u64, Option<usize>)>) {
+fn lead_operation(n: u64) -> LeadResult {
     let kids: Vec<_> = (0..8).map(|i| child_op(n + i)).collect();
-    (current_worker().unwrap(), kids.into_iter().map(|t| t.wait().unwrap()).collect())
+    (
+        current_worker().unwrap(),
+        kids.into_iter().map(|t| t.wait().unwrap()).collect(),
+    )
 }
 
 #[test]
 fn lead_domain_through_the_attribute() {
     let t = lead_operation(10);
-    assert_eq!(t.domain_seed().map(|s| s.len()), Some(64), "a lead token has a domain seed");
+    assert_eq!(
+        t.domain_seed().map(|s| s.len()),
+        Some(64),
+        "a lead token has a domain seed"
+    );
     let (lead_worker, kids) = get(t).unwrap();
     for (i, (v, worker)) in kids.into_iter().enumerate() {
         assert_eq!(v, 2 * (10 + i as u64));

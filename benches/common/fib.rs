@@ -67,7 +67,9 @@ fn fib_guarded(n: u64) -> u64 {
 
 /// fib through `#[tokengate::guard]`: should cost what `fib_tokengate_free` costs.
 pub fn fib_tokengate_guard(gate: &Coordinator, n: u64) -> u64 {
-    gate.spawn(fib_op(), move || fib_guarded_inline(n)).wait().expect("fib root")
+    gate.spawn(fib_op(), move || fib_guarded_inline(n))
+        .wait()
+        .expect("fib root")
 }
 
 fn fib_tg_join(n: u64) -> u64 {

@@ -44,7 +44,10 @@ struct Tag {
 impl Parse for Tag {
     fn parse(input: ParseStream) -> Result<Self> {
         let name: Ident = input.parse().map_err(|e| {
-            Error::new(e.span(), format!("expected a tag such as `weight = Medium`; accepted tags: {TAGS}"))
+            Error::new(
+                e.span(),
+                format!("expected a tag such as `weight = Medium`; accepted tags: {TAGS}"),
+            )
         })?;
         if !input.peek(Token![=]) {
             return Err(Error::new(
@@ -143,7 +146,10 @@ fn choice(name: &Ident, value: TokenStream, accepted: &[&str], what: &str) -> Re
     if accepted.contains(&ident.to_string().as_str()) {
         Ok(ident)
     } else {
-        Err(Error::new(ident.span(), format!("unknown {what} `{ident}`; expected one of {list}")))
+        Err(Error::new(
+            ident.span(),
+            format!("unknown {what} `{ident}`; expected one of {list}"),
+        ))
     }
 }
 
@@ -165,7 +171,11 @@ fn calls(name: &Ident, value: TokenStream) -> Result<Vec<LitStr>> {
 
 /// `deadline = "50ms"`: a whole number followed by `ns`, `us`, `ms` or `s`.
 fn deadline(name: &Ident, value: TokenStream) -> Result<(LitStr, TokenStream)> {
-    let lit = string(name, value, "a duration such as `deadline = \"50ms\"` (units: ns, us, ms, s)")?;
+    let lit = string(
+        name,
+        value,
+        "a duration such as `deadline = \"50ms\"` (units: ns, us, ms, s)",
+    )?;
     let text = lit.value();
     let digits = text.trim_start_matches(|c: char| c.is_ascii_digit());
     let number = &text[..text.len() - digits.len()];

@@ -24,7 +24,10 @@ pub fn signature(sig: &Signature) -> Result<()> {
         ));
     }
     if let Some(c) = &sig.constness {
-        errors.push(Error::new(c.span, "`#[tokengate::guard]` cannot decorate a `const fn`: spawning a task is not const"));
+        errors.push(Error::new(
+            c.span,
+            "`#[tokengate::guard]` cannot decorate a `const fn`: spawning a task is not const",
+        ));
     }
     if let Some(u) = &sig.unsafety {
         errors.push(Error::new(
@@ -33,10 +36,16 @@ pub fn signature(sig: &Signature) -> Result<()> {
         ));
     }
     if let Some(abi) = &sig.abi {
-        errors.push(Error::new_spanned(abi, "`#[tokengate::guard]` cannot decorate an `extern` fn"));
+        errors.push(Error::new_spanned(
+            abi,
+            "`#[tokengate::guard]` cannot decorate an `extern` fn",
+        ));
     }
     if let Some(v) = &sig.variadic {
-        errors.push(Error::new_spanned(v, "`#[tokengate::guard]` cannot decorate a variadic fn"));
+        errors.push(Error::new_spanned(
+            v,
+            "`#[tokengate::guard]` cannot decorate a variadic fn",
+        ));
     }
     for param in &sig.generics.params {
         if let GenericParam::Lifetime(l) = param {
@@ -139,5 +148,10 @@ fn borrows(ty: &Type, what: &str, errors: &mut Vec<Error>) {
             syn::visit::visit_type_impl_trait(self, t);
         }
     }
-    Finder { what, errors, skip: None }.visit_type(ty);
+    Finder {
+        what,
+        errors,
+        skip: None,
+    }
+    .visit_type(ty);
 }
