@@ -22,4 +22,16 @@ impl NotSend {
     }
 }
 
+#[tokengate::guard]
+fn generic_not_static<T: Send>(x: T) -> usize {
+    std::mem::size_of_val(&x)
+}
+
+static NOT_A_POOL: u32 = 0;
+
+#[tokengate::guard(on = NOT_A_POOL)]
+fn wrong_pool() -> u64 {
+    1
+}
+
 fn main() {}

@@ -4,19 +4,26 @@
 //! #[guard(weight = Medium)]            /// docs
 //! pub fn f(n: u64) -> bool { body }    pub fn f(n: u64) -> ::tokengate::Token<bool> {
 //!                                          static OP: LazyLock<Op<Free>> = LazyLock::new(|| Op::new("f")...);
-//!                                          <static assertions, one per argument and the result>
-//!                                          ::tokengate::spawn(&*OP, move || f_inline(n))
+//!                                          <one assertion per argument>
+//!                                          <local trait __TokengateResult, local fn __tokengate_spawn>
+//!                                          __tokengate_spawn(&*OP, move || f_inline(n))
 //!                                      }
 //!                                      /// Runs the body of `f` inline ...
 //!                                      pub fn f_inline(n: u64) -> bool { body }
 //! ```
 //!
+//! `__tokengate_spawn` is `tokengate::spawn`, or `Handle::spawn` on the `on = ...`
+//! pool, behind an `#[inline(always)]` local function.
+//!
 //! # Static assertions
 //!
-//! Before the spawn, the generated function asserts, for each argument and for the
-//! result, that its type is `Send + 'static`, through a helper function whose call is
-//! spanned on that argument's type. A type that fails is reported there, under a
-//! message naming the argument, instead of as a bound of the spawned closure.
+//! Before the spawn, the generated function asserts for each argument (and receiver)
+//! that its type is `Send + 'static`, through a helper function whose call is spanned
+//! on that argument's type, and whose bound is a local trait with a
+//! `#[diagnostic::on_unimplemented]` message naming the argument. A type that fails is
+//! reported there instead of as a bound of the spawned closure. The result's bound is
+//! the same kind of trait, on `__tokengate_spawn` itself: being the only bound on the
+//! result at that call, its message replaces the spawn's own `T: Send` error.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -101,9 +108,6 @@ fn generate(tags: &Tags, func: ItemFn) -> TokenStream {
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
-    if !matches!(&result_ty, Type::ImplTrait(_)) && !is_unit(&result_ty) {
-        checks.push(assertion(&result_ty, "the result", name));
-    }
     let token_ty = quote_spanned!(result_ty.span()=> ::tokengate::Token<#result_ty>);
     guarded.output = syn::parse_quote!(-> #token_ty);
 
@@ -127,12 +131,6 @@ fn generate(tags: &Tags, func: ItemFn) -> TokenStream {
     let mut inline_sig = sig.clone();
     inline_sig.ident = inline_name.clone();
     let (kind, op) = op_builder(tags, name);
-    let spawn = match &tags.on {
-        Some(pool) => quote_spanned!(pool.span()=> #pool.spawn),
-        None => quote_spanned!(result_ty.span()=> ::tokengate::spawn),
-    };
-    // Spanned on the result type: if the result is not `Send`, the spawn's own bound
-    // fails at the same span as the assertion above, which then hides it.
     // Without arguments the inline function itself is the task (a closure around it
     // would trip `clippy::redundant_closure` in the user's crate).
     let task = if call_args.is_empty() {
@@ -140,7 +138,14 @@ fn generate(tags: &Tags, func: ItemFn) -> TokenStream {
     } else {
         quote!(move || #callee #turbofish (#(#call_args),*))
     };
-    let spawn_call = quote_spanned!(result_ty.span()=> #spawn(&*__TOKENGATE_OP, #task));
+    let spawn = spawner(tags, name);
+    let spawn_call = match &tags.on {
+        Some(pool) => {
+            let pool = quote_spanned!(pool.span()=> &#pool);
+            quote_spanned!(result_ty.span()=> __tokengate_spawn(#pool, &*__TOKENGATE_OP, #task))
+        }
+        None => quote_spanned!(result_ty.span()=> __tokengate_spawn(&*__TOKENGATE_OP, #task)),
+    };
     let link = if in_impl {
         format!("Self::{name}")
     } else {
@@ -158,6 +163,7 @@ fn generate(tags: &Tags, func: ItemFn) -> TokenStream {
             static __TOKENGATE_OP: ::std::sync::LazyLock<::tokengate::Op<#kind>> =
                 ::std::sync::LazyLock::new(|| #op);
             #(#checks)*
+            #spawn
             #spawn_call
         }
 
@@ -198,6 +204,33 @@ fn op_builder(tags: &Tags, name: &Ident) -> (TokenStream, TokenStream) {
     (kind, op)
 }
 
+/// The local function that spawns the task: `tokengate::spawn`, or `Handle::spawn` on
+/// the `on` pool (anything that derefs to a `Handle`). Its bound on the result is a
+/// trait whose failure names the result, and, being the only bound on it at the call
+/// (spanned on the result type), replaces the spawn's own `T: Send + 'static` error.
+fn spawner(tags: &Tags, func: &Ident) -> TokenStream {
+    let message =
+        format!("the result of the guarded function `{func}` cannot move out of its task: `{{Self}}` is not `Send`");
+    let label = "the result must be `Send + 'static`";
+    let (pool, body) = match &tags.on {
+        Some(_) => (quote!(pool: &::tokengate::Handle,), quote!(pool.spawn(op, f))),
+        None => (quote!(), quote!(::tokengate::spawn(op, f))),
+    };
+    quote! {
+        #[diagnostic::on_unimplemented(message = #message, label = #label)]
+        trait __TokengateResult: ::core::marker::Send + 'static {}
+        impl<T: ::core::marker::Send + 'static> __TokengateResult for T {}
+        #[inline(always)]
+        fn __tokengate_spawn<K, F, R>(#pool op: &::tokengate::Op<K>, f: F) -> ::tokengate::Token<R>
+        where
+            F: ::core::ops::FnOnce() -> R + ::core::marker::Send + 'static,
+            R: __TokengateResult,
+        {
+            #body
+        }
+    }
+}
+
 /// `Send + 'static` for `ty`, asserted by a call spanned on `ty`, whose failure says
 /// which argument of which function cannot move into a task.
 fn assertion(ty: &Type, what: &str, func: &Ident) -> TokenStream {
@@ -214,10 +247,6 @@ fn assertion(ty: &Type, what: &str, func: &Ident) -> TokenStream {
             #call;
         }
     }
-}
-
-fn is_unit(ty: &Type) -> bool {
-    matches!(ty, Type::Tuple(t) if t.elems.is_empty())
 }
 
 /// True if the signature takes a receiver or names `Self`: the function is then in an
