@@ -4,6 +4,8 @@
 //! pool, and synchronises with latches and tokens, never with `sleep`. Every wait is
 //! bounded (`common::get`, `Latch::wait`).
 
+#![cfg(feature = "macros")]
+
 mod common;
 
 use std::collections::BTreeSet;

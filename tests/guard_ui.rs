@@ -7,6 +7,8 @@
 //! - `guard_send.rs`: arguments and results that are not `Send + 'static`, reported
 //!   on the argument's type by the generated assertions.
 
+#![cfg(feature = "macros")]
+
 #[test]
 fn guard_compile_errors() {
     let t = trybuild::TestCases::new();
