@@ -5,6 +5,8 @@
 //! bounded (`common::get`, `Latch::wait`).
 
 #![cfg(feature = "macros")]
+// The generated code must not warn in a user's crate (unused `mut`, dead code, ...).
+#![deny(warnings)]
 
 mod common;
 
@@ -86,6 +88,29 @@ fn patterns((a, b): (u64, u64), mut n: u64, _: u8) -> u64 {
 fn pattern_and_mut_arguments() {
     assert_eq!(get(patterns((3, 4), 1, 0)), Ok(13));
     assert_eq!(patterns_inline((3, 4), 1, 0), 13);
+}
+
+/// Doc comments and other attributes stay on the generated function; `cfg` and
+/// `allow` reach the `_inline` twin too.
+#[tokengate::guard(on = GATE)]
+#[must_use = "a token"]
+#[inline]
+#[allow(clippy::needless_return)]
+fn attributed(n: u64) -> u64 {
+    return n + 1;
+}
+
+// If the macro dropped this `cfg`, the body would not compile.
+#[tokengate::guard]
+#[cfg(any())]
+fn configured_out() -> u64 {
+    this_function_does_not_exist()
+}
+
+#[test]
+fn attributes_are_kept() {
+    assert_eq!(get(attributed(1)), Ok(2));
+    assert_eq!(attributed_inline(1), 2);
 }
 
 // --- weights -------------------------------------------------------------------------
