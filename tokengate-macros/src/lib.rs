@@ -16,6 +16,8 @@ mod expand;
 
 use proc_macro::TokenStream;
 
+/// # Summary
+///
 /// Makes every call of the decorated function return a `tokengate::Token` of its
 /// result, spawned as one call of an op declared once, in a `static`.
 ///
@@ -29,7 +31,8 @@ use proc_macro::TokenStream;
 /// `storage_speed = Slow|Moderate|Fast|Insane`, `sticky_anchor = "anchor"`,
 /// `external_calls = ["child_op", ...]`, `deadline = "50ms"` (units ns, us, ms, s),
 /// `on = path::to::POOL`. The original body stays callable as `<name>_inline`.
-/// The full reference, with examples, is the documentation of `tokengate::guard`.
+/// Use it as `tokengate::guard`; its documentation there has a tested example of
+/// every tag.
 #[proc_macro_attribute]
 pub fn guard(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(attr.into(), item.into()).into()
