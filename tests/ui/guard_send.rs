@@ -27,6 +27,13 @@ fn generic_not_static<T: Send>(x: T) -> usize {
     std::mem::size_of_val(&x)
 }
 
+// A lifetime elided in a path cannot be seen by the macro: the borrow checker names
+// the argument instead.
+#[tokengate::guard]
+fn elided_lifetime(s: std::borrow::Cow<str>) -> usize {
+    s.len()
+}
+
 static NOT_A_POOL: u32 = 0;
 
 #[tokengate::guard(on = NOT_A_POOL)]
