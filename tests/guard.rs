@@ -215,6 +215,22 @@ impl Counter {
     }
 }
 
+/// A method of a generic type: the one static op is shared by every `T`.
+struct Wrapper<T>(T);
+
+impl<T: Send + 'static> Wrapper<T> {
+    #[tokengate::guard(weight = Light, on = GATE)]
+    fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+#[test]
+fn methods_of_generic_types() {
+    assert_eq!(get(Wrapper(5u8).into_inner()), Ok(5));
+    assert_eq!(get(Wrapper("s".to_string()).into_inner()), Ok("s".to_string()));
+}
+
 #[test]
 fn methods_by_value_and_arc_self() {
     let c = get(Counter::new(10)).unwrap();

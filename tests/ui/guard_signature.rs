@@ -57,4 +57,12 @@ impl S {
     }
 }
 
+#[tokengate::guard]
+struct NotAFunction;
+
+trait Declared {
+    #[tokengate::guard]
+    fn no_body(self) -> u64;
+}
+
 fn main() {}
