@@ -147,6 +147,9 @@ fn fib(c: &mut Criterion) {
         g.bench_function("tokengate_free_spawn", |b| {
             b.iter(|| assert_eq!(fib_tokengate_free(&gate, FIB_N), e))
         });
+        g.bench_function("tokengate_guard_attribute", |b| {
+            b.iter(|| assert_eq!(fib_tokengate_guard(&gate, FIB_N), e))
+        });
         gate.shutdown();
     }
     {

@@ -563,6 +563,10 @@ fn main() {
                     Box::new(|| ms(timed(|| fib_tokengate_free(&gate, FIB_N), e, "fib tg free fn"))),
                 ),
                 (
+                    "#[tokengate::guard]",
+                    Box::new(|| ms(timed(|| fib_tokengate_guard(&gate, FIB_N), e, "fib tg guard"))),
+                ),
+                (
                     "rayon::join",
                     Box::new(|| ms(timed(|| fib_rayon(&pool, FIB_N), e, "fib rayon"))),
                 ),

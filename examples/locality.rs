@@ -1,16 +1,23 @@
 //! Locality in tokengate: sticky anchors and lead domains, shown by where each task
 //! ran, plus a small cache-locality measurement.
 //!
+//! The fixed ops are declared with `#[tokengate::guard]`, as the prototype's demos use
+//! its decorator; the cache demo builds its per-group anchors at run time with
+//! `Op::sticky_anchor`.
+//!
 //! ```text
 //! cargo run --release --example locality
 //! ```
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use tokengate::{current_worker, Coordinator, Handle, Op, Token, Weight};
+use tokengate::{current_worker, Coordinator, Op, Token};
+
+/// The demo's pool, named by the guarded functions' `on = GATE`.
+static GATE: LazyLock<Coordinator> = LazyLock::new(|| Coordinator::builder().build().expect("start the coordinator"));
 
 /// A starting gate: tasks block on it (holding their worker) until `open`, so that all
 /// the tokens of a demo are active at the same time.
@@ -58,38 +65,55 @@ fn short(seed: &str) -> String {
 
 // --- 1. Sticky anchors ----------------------------------------------------------------
 
+/// One profile load: the first round holds its anchor's worker until all are queued.
+fn load(start: Option<Arc<StartGate>>) -> usize {
+    if let Some(start) = start {
+        start.wait();
+    }
+    some_work();
+    here()
+}
+
+#[tokengate::guard(op = "load_profile", weight = Light, sticky_anchor = "user:alice", on = GATE)]
+fn load_alice(start: Option<Arc<StartGate>>) -> usize {
+    load(start)
+}
+
+#[tokengate::guard(op = "load_profile", weight = Medium, sticky_anchor = "user:bob", on = GATE)]
+fn load_bob(start: Option<Arc<StartGate>>) -> usize {
+    load(start)
+}
+
+#[tokengate::guard(op = "load_profile", weight = Heavy, sticky_anchor = "user:carol", on = GATE)]
+fn load_carol(start: Option<Arc<StartGate>>) -> usize {
+    load(start)
+}
+
+/// No anchor: runs wherever a worker is free.
+#[tokengate::guard(on = GATE)]
+fn free_task() -> usize {
+    some_work();
+    here()
+}
+
+/// A guarded profile loader, as a plain function pointer.
+type Load = fn(Option<Arc<StartGate>>) -> Token<usize>;
+
 fn sticky_demo(gate: &Coordinator) {
     println!("1. Sticky anchors: every active token of an anchor runs on one worker");
     println!();
     let anchors = ["user:alice", "user:bob", "user:carol"];
+    let loads: [Load; 3] = [load_alice, load_bob, load_carol];
     let start = Arc::new(StartGate::default());
     let mut tokens: Vec<(usize, Token<usize>)> = Vec::new();
     for round in 0..12 {
-        for (a, anchor) in anchors.iter().enumerate() {
-            let weight = [Weight::Light, Weight::Medium, Weight::Heavy][round % 3];
-            let op = Op::new("load_profile").weight(weight).sticky_anchor(*anchor);
-            let start = Arc::clone(&start);
-            tokens.push((
-                a,
-                gate.spawn(&op, move || {
-                    if round == 0 {
-                        start.wait(); // hold the anchor's worker until all are queued
-                    }
-                    some_work();
-                    here()
-                }),
-            ));
+        for (a, load) in loads.iter().enumerate() {
+            let hold = (round == 0).then(|| Arc::clone(&start));
+            tokens.push((a, load(hold)));
         }
     }
     // Free tasks for comparison: they go wherever a worker is free.
-    let free: Vec<Token<usize>> = (0..36)
-        .map(|_| {
-            gate.spawn(&Op::new("free_task"), || {
-                some_work();
-                here()
-            })
-        })
-        .collect();
+    let free: Vec<Token<usize>> = (0..36).map(|_| free_task()).collect();
     let pinned_to: Vec<Option<usize>> = anchors.iter().map(|a| gate.anchor_worker(a)).collect();
     let stats = gate.locality_stats();
     start.open();
@@ -130,27 +154,39 @@ fn sticky_demo(gate: &Coordinator) {
 /// One line of the domain tree: depth, name, worker, seed.
 type Line = (usize, String, usize, Option<String>);
 
-fn render_page(h: Handle, page: usize) -> Vec<Line> {
+#[tokengate::guard(weight = Light)]
+fn parse() -> usize {
+    here()
+}
+
+/// One part of a page: spawns two `parse` children and reports where each ran.
+fn fetch(name: &str) -> Vec<Line> {
+    let mut lines = vec![(1, name.to_string(), here(), None)];
+    let kids: Vec<Token<usize>> = (0..2).map(|_| parse()).collect();
+    for k in kids {
+        let seed = k.domain_seed();
+        lines.push((2, "parse".into(), k.wait().unwrap(), seed));
+    }
+    lines
+}
+
+#[tokengate::guard(weight = Medium)]
+fn fetch_header() -> Vec<Line> {
+    fetch("fetch_header")
+}
+
+#[tokengate::guard(weight = Medium)]
+fn fetch_body() -> Vec<Line> {
+    fetch("fetch_body")
+}
+
+/// The lead: each call opens a domain; its children and grandchildren (spawned from
+/// inside it, so on the current pool) stay on its worker.
+#[tokengate::guard(external_calls = ["fetch_header", "fetch_body", "parse"], on = GATE)]
+fn render_page(start: Arc<StartGate>, page: usize) -> Vec<Line> {
+    start.wait(); // both leads are placed before either runs
     let mut lines = vec![(0, format!("render_page #{page} (lead)"), here(), None)];
-    let parts: Vec<(&str, Token<Vec<Line>>)> = ["fetch_header", "fetch_body"]
-        .into_iter()
-        .map(|name| {
-            let h2 = h.clone();
-            let op = Op::new(name).weight(Weight::Medium);
-            let t = h.spawn(&op, move || {
-                let mut lines = vec![(1, name.to_string(), here(), None)];
-                let parse = Op::new("parse").weight(Weight::Light);
-                let kids: Vec<Token<usize>> = (0..2).map(|_| h2.spawn(&parse, here)).collect();
-                for k in kids {
-                    let seed = k.domain_seed();
-                    lines.push((2, "parse".into(), k.wait().unwrap(), seed));
-                }
-                lines
-            });
-            (name, t)
-        })
-        .collect();
-    for (_, t) in parts {
+    for t in [fetch_header(), fetch_body()] {
         let seed = t.domain_seed();
         let mut sub = t.wait().expect("child");
         sub[0].3 = seed;
@@ -162,18 +198,9 @@ fn render_page(h: Handle, page: usize) -> Vec<Line> {
 fn domain_demo(gate: &Coordinator) {
     println!("2. Lead domains: a lead's children and grandchildren stay on its worker");
     println!();
-    let lead = Op::new("render_page").external_calls(["fetch_header", "fetch_body", "parse"]);
     let before = gate.locality_stats();
     let start = Arc::new(StartGate::default());
-    let leads: Vec<Token<Vec<Line>>> = (1..=2)
-        .map(|page| {
-            let (h, start) = (gate.handle(), Arc::clone(&start));
-            gate.spawn(&lead, move || {
-                start.wait(); // both leads are placed before either runs
-                render_page(h, page)
-            })
-        })
-        .collect();
+    let leads: Vec<Token<Vec<Line>>> = (1..=2).map(|page| render_page(Arc::clone(&start), page)).collect();
     let open = gate.locality_stats();
     start.open();
     for t in leads {
@@ -307,7 +334,7 @@ fn cache_demo(gate: &Coordinator) {
 }
 
 fn main() {
-    let gate = Coordinator::builder().build().expect("start the coordinator");
+    let gate: &Coordinator = &GATE;
     println!("tokengate locality demo");
     println!("=======================");
     println!(
@@ -316,8 +343,8 @@ fn main() {
         if gate.is_pinned() { "yes" } else { "no" }
     );
     println!();
-    sticky_demo(&gate);
-    domain_demo(&gate);
-    cache_demo(&gate);
+    sticky_demo(gate);
+    domain_demo(gate);
+    cache_demo(gate);
     gate.shutdown();
 }

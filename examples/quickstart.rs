@@ -1,17 +1,26 @@
-//! tokengate quickstart: declare operations, spawn a mixed batch, compare with a
-//! serial run, and look at what each worker did.
+//! tokengate quickstart: declare operations with `#[tokengate::guard]`, spawn a mixed
+//! batch, compare with a serial run, and look at what each worker did.
+//!
+//! Each guarded function returns a token per call; its `_inline` twin runs the same
+//! body on the calling thread, which is what the serial run uses.
 //!
 //! ```text
 //! cargo run --release --example quickstart
 //! ```
 
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use tokengate::{Coordinator, Handle, Op, Token, Weight};
+use tokengate::{Coordinator, Op, Token, Weight};
 
-// --- The work: ordinary synchronous functions ------------------------------------
+/// The demo's pool: one pinned worker per core. The guarded functions below name it
+/// with `on = GATE`; those spawned from inside its tasks land on it anyway.
+static GATE: LazyLock<Coordinator> = LazyLock::new(|| Coordinator::builder().build().expect("start the coordinator"));
+
+// --- The work: ordinary synchronous functions, guarded ---------------------------
 
 /// Trial division by 6k ± 1. Tens of microseconds to a few milliseconds: `Medium`.
+#[tokengate::guard(op = "prime_check", weight = Medium, on = GATE)]
 fn is_prime(n: u64) -> bool {
     if n < 4 {
         return n >= 2;
@@ -34,7 +43,9 @@ const WORDS: [&str; 16] = [
     "sticky", "lead", "wait", "await",
 ];
 
-/// A little text processing (a few microseconds): `Light`.
+/// A little text processing (a few microseconds): `Light`. Called from inside
+/// `word_batch`, so it spawns on the current task's pool (no `on` needed).
+#[tokengate::guard(weight = Light)]
 fn string_ops(seed: u64) -> u64 {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut sentence = String::with_capacity(128);
@@ -59,21 +70,20 @@ fn string_ops(seed: u64) -> u64 {
 
 /// A batch of `count` string ops: a `Medium` task that fans out `Light` children from
 /// inside the pool. They land on this worker's own lanes, where idle workers steal them.
-fn word_batch(handle: &Handle, first: u64, count: u64) -> u64 {
-    let op = Op::new("string_ops").weight(Weight::Light);
-    let tokens: Vec<Token<u64>> = (first..first + count)
-        .map(|s| handle.spawn(&op, move || string_ops(s)))
-        .collect();
+#[tokengate::guard(weight = Medium, on = GATE)]
+fn word_batch(first: u64, count: u64) -> u64 {
+    let tokens: Vec<Token<u64>> = (first..first + count).map(string_ops).collect();
     tokens
         .into_iter()
         .fold(0u64, |acc, t| acc.wrapping_add(t.wait().expect("string_ops")))
 }
 
 fn word_batch_serial(first: u64, count: u64) -> u64 {
-    (first..first + count).fold(0u64, |acc, s| acc.wrapping_add(string_ops(s)))
+    (first..first + count).fold(0u64, |acc, s| acc.wrapping_add(string_ops_inline(s)))
 }
 
 /// Multiplies two `n × n` matrices filled from `seed` (milliseconds): `Heavy`.
+#[tokengate::guard(weight = Heavy, on = GATE)]
 fn matrix_mul(seed: u64, n: usize) -> f64 {
     let mut x = seed | 1;
     let mut fill = || {
@@ -118,19 +128,18 @@ fn prime_candidate(i: u64) -> u64 {
 }
 
 fn run_serial() -> Summary {
-    let primes = (0..PRIME_TASKS).filter(|&i| is_prime(prime_candidate(i))).count();
+    let primes = (0..PRIME_TASKS)
+        .filter(|&i| is_prime_inline(prime_candidate(i)))
+        .count();
     let words = (0..WORD_BATCHES).fold(0u64, |acc, b| {
         acc.wrapping_add(word_batch_serial(b * WORDS_PER_BATCH, WORDS_PER_BATCH))
     });
-    let matrix = (0..MATRIX_TASKS).map(|s| matrix_mul(s, MATRIX_N)).sum();
+    let matrix = (0..MATRIX_TASKS).map(|s| matrix_mul_inline(s, MATRIX_N)).sum();
     Summary { primes, words, matrix }
 }
 
-fn run_on(gate: &Coordinator) -> Summary {
-    let prime_op = Op::new("prime_check").weight(Weight::Medium);
-    let batch_op = Op::new("word_batch").weight(Weight::Medium);
-    let matrix_op = Op::new("matrix_mul").weight(Weight::Heavy);
-
+/// The same batch on `GATE`: every call of a guarded function is a token.
+fn run_on_pool() -> Summary {
     // Interleave the three kinds, as a real mixed workload would arrive.
     let mut primes = Vec::new();
     let mut batches = Vec::new();
@@ -139,19 +148,19 @@ fn run_on(gate: &Coordinator) -> Summary {
     while next != (PRIME_TASKS, WORD_BATCHES, MATRIX_TASKS) {
         if next.2 < MATRIX_TASKS {
             let s = next.2;
-            matrices.push(gate.spawn(&matrix_op, move || matrix_mul(s, MATRIX_N)));
+            matrices.push(matrix_mul(s, MATRIX_N));
             next.2 += 1;
         }
         for _ in 0..16 {
             if next.0 < PRIME_TASKS {
                 let n = prime_candidate(next.0);
-                primes.push(gate.spawn(&prime_op, move || is_prime(n)));
+                primes.push(is_prime(n));
                 next.0 += 1;
             }
         }
         if next.1 < WORD_BATCHES {
-            let (h, b) = (gate.handle(), next.1);
-            batches.push(gate.spawn(&batch_op, move || word_batch(&h, b * WORDS_PER_BATCH, WORDS_PER_BATCH)));
+            let b = next.1;
+            batches.push(word_batch(b * WORDS_PER_BATCH, WORDS_PER_BATCH));
             next.1 += 1;
         }
     }
@@ -172,7 +181,7 @@ fn secs(d: Duration) -> String {
 }
 
 fn main() {
-    let gate = Coordinator::builder().build().expect("start the coordinator");
+    let gate: &Coordinator = &GATE;
     let workers = gate.workers();
 
     println!("tokengate quickstart");
@@ -197,28 +206,34 @@ fn main() {
         placement.join(", ")
     );
 
-    // --- 1. Two ways to use a token: .await it, or declare a guarded function ---------
+    // --- 1. Tokens: a guarded call returns one; .await it or wait() on it -------------
     println!();
     println!("1. Tokens");
-    let prime_op = Op::new("prime_check").weight(Weight::Medium);
     let (a, b) = futures::executor::block_on(async {
-        let a = gate.spawn(&prime_op, || is_prime(1_000_000_007));
-        let b = gate.spawn(&prime_op, || is_prime(1_000_000_001));
+        let a = is_prime(1_000_000_007);
+        let b = is_prime(1_000_000_001);
         (a.await, b.await)
     });
     println!("   .await (futures::executor::block_on): 1_000_000_007 prime? {a:?}, 1_000_000_001 prime? {b:?}");
-    let prime = gate.guard(prime_op.clone(), is_prime);
     let found: Vec<u64> = (PRIME_BASE..PRIME_BASE + 200)
-        .map(|n| (n, prime(n)))
+        .map(|n| (n, is_prime(n)))
         .filter_map(|(n, t)| t.wait().expect("guarded call").then_some(n))
         .collect();
     println!(
-        "   guard: prime(n) for n in 10^12 .. 10^12+200 -> {} primes, first {:?}",
+        "   #[guard] is_prime(n) for n in 10^12 .. 10^12+200 -> {} primes, first {:?}",
         found.len(),
         found.first()
     );
-    let matrix = gate.guard(Op::new("matrix_mul").weight(Weight::Heavy), |s| matrix_mul(s, 64));
-    println!("   guard: matrix(7).wait() = {:.4}", matrix(7).wait().expect("matrix"));
+    println!(
+        "   #[guard] matrix_mul(7, 64).wait() = {:.4}",
+        matrix_mul(7, 64).wait().expect("matrix")
+    );
+    // The closure form, for ops built at run time: Handle::guard.
+    let square = gate.guard(Op::new("square").weight(Weight::Light), |n: u64| n * n);
+    println!(
+        "   gate.guard(op, f): square(12).wait() = {}",
+        square(12).wait().expect("square")
+    );
 
     // --- 2. A mixed batch: serial vs the pool ---------------------------------------
     println!();
@@ -242,7 +257,7 @@ fn main() {
 
     let before = gate.worker_stats();
     let t0 = Instant::now();
-    let pooled = run_on(&gate);
+    let pooled = run_on_pool();
     let pool_time = t0.elapsed();
     // Graceful shutdown joins the workers, so the counters below are final.
     gate.shutdown();

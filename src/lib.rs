@@ -23,6 +23,23 @@
 //! # Ok::<(), tokengate::BuildError>(())
 //! ```
 //!
+//! # The attribute
+//!
+//! With the default feature `macros`, [`#[tokengate::guard(...)]`](guard) declares the
+//! op once, on the function itself, and every call returns a token:
+//!
+//! ```
+//! #[tokengate::guard(weight = Medium)]
+//! fn prime_check(n: u64) -> bool {
+//!     n > 1 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+//! }
+//! let t: tokengate::Token<bool> = prime_check(7919);
+//! assert_eq!(t.wait(), Ok(true));
+//! ```
+//!
+//! Its tags (`op`, `weight`, `storage_speed`, `sticky_anchor`, `external_calls`,
+//! `deadline`, `on`) and its compile-time errors are listed in [`guard`].
+//!
 //! # Concepts
 //!
 //! - **Op**: a name, a [`Weight`] and at most one locality tag. Cheap to clone.
@@ -132,6 +149,12 @@ pub use join::{join_all, JoinAll};
 pub use locality::LocalityStats;
 pub use op::{Free, Lead, Op, Sticky, Weight};
 pub use token::Token;
+
+// `#[tokengate::guard]` (issue 14): the attribute, from `tokengate-macros`. Its
+// reference, with the doctests of every tag, is `docs/guard.md`.
+#[cfg(feature = "macros")]
+#[doc = include_str!("../docs/guard.md")]
+pub use tokengate_macros::guard;
 pub use worker::{current_worker, is_cancelled, WorkerStats};
 
 pub(crate) use error::fatal;

@@ -53,6 +53,25 @@ pub fn fib_tokengate_free(gate: &Coordinator, n: u64) -> u64 {
     gate.spawn(fib_op(), move || fib_tg_free(n)).wait().expect("fib root")
 }
 
+/// The same recursion as `fib_tg_free`, written with `#[tokengate::guard]`: the op is
+/// built once in the generated static, and each call is a `tokengate::spawn`.
+#[tokengate::guard(op = "fib", weight = Light)]
+fn fib_guarded(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let a = fib_guarded(n - 1);
+    let b = fib_guarded_inline(n - 2);
+    a.wait().expect("fib task") + b
+}
+
+/// fib through `#[tokengate::guard]`: should cost what `fib_tokengate_free` costs.
+pub fn fib_tokengate_guard(gate: &Coordinator, n: u64) -> u64 {
+    gate.spawn(fib_op(), move || fib_guarded_inline(n))
+        .wait()
+        .expect("fib root")
+}
+
 fn fib_tg_join(n: u64) -> u64 {
     if n < 2 {
         return n;
