@@ -177,7 +177,7 @@ async fn bearer_reads_metrics_and_the_page_has_strict_headers() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
-    assert!(r.body.contains("tokengate_tasks_total{op=\"prime_check\",outcome=\"completed\"} 9"), "{}", r.body);
+    assert!(r.body.contains("tokengate_tasks_total{op=\"prime_check\",outcome=\"completed\"} 6"), "{}", r.body);
     let (cookie, _) = login(&app).await;
     let page = send(
         &app,
