@@ -1,5 +1,5 @@
 // tokengate dashboard. No framework, no network beyond this server. Every string from
-// the pool is written with textContent (never innerHTML); the CSP forbids inline script.
+// the pool is written with textContent, never parsed as HTML; the CSP forbids inline script.
 "use strict";
 (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
