@@ -50,7 +50,9 @@
     const max = Math.max(1e-9, ...values);
     g.strokeStyle = "#3567d6"; g.lineWidth = 1.5; g.beginPath();
     values.forEach((v, i) => {
-      const x = values.length === 1 ? w : (w - 1) * i / (MAX_POINTS - 1) + (w - 1) * (MAX_POINTS - values.length) / (MAX_POINTS - 1);
+      // The x axis spans at least a minute of samples; the newest point is at the right.
+      const span = Math.max(values.length, 60) - 1;
+      const x = (w - 1) * (span - (values.length - 1 - i)) / span;
       const y = h - pad - (h - top - pad) * v / max;
       if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
     });
