@@ -171,7 +171,10 @@ fn cost(workers: Option<usize>) {
     let (mut without, mut with) = (0f64, 0f64);
     for _ in 0..3 {
         without = without.max(batch_rate(&h, &ops));
-        let dash = Dashboard::new(gate.handle()).bind("127.0.0.1:0").start().expect("dashboard");
+        let dash = Dashboard::new(gate.handle())
+            .bind("127.0.0.1:0")
+            .start()
+            .expect("dashboard");
         let token = dash.access_token().expect("a token").to_string();
         let mut stream = std::net::TcpStream::connect(dash.local_addr()).expect("connect");
         write!(
@@ -195,7 +198,9 @@ fn cost(workers: Option<usize>) {
             got
         });
         // Measure only once the stream is live.
-        first_rx.recv_timeout(Duration::from_secs(10)).expect("the live stream answered");
+        first_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the live stream answered");
         with = with.max(batch_rate(&h, &ops));
         dash.stop();
         let bytes = reader.join().expect("reader");
@@ -225,10 +230,13 @@ fn main() {
         }
     };
     println!("dashboard: {}", dash.login_url());
-    println!("(Ctrl-C to stop{})", match args.duration {
-        Some(d) => format!(", or it stops after {} s", d.as_secs_f64()),
-        None => String::new(),
-    });
+    println!(
+        "(Ctrl-C to stop{})",
+        match args.duration {
+            Some(d) => format!(", or it stops after {} s", d.as_secs_f64()),
+            None => String::new(),
+        }
+    );
 
     let ops = ops();
     let h = gate.handle();

@@ -97,9 +97,7 @@ impl Auth {
         match &self.secret {
             Secret::Token(token) => bool::from(token.as_bytes().ct_eq(candidate.as_bytes())),
             Secret::PasswordHash(phc) => match PasswordHash::new(phc) {
-                Ok(parsed) => Argon2::default()
-                    .verify_password(candidate.as_bytes(), &parsed)
-                    .is_ok(),
+                Ok(parsed) => Argon2::default().verify_password(candidate.as_bytes(), &parsed).is_ok(),
                 Err(_) => false,
             },
         }
@@ -137,10 +135,7 @@ impl Auth {
     }
 
     pub(crate) fn record_success(&self, ip: IpAddr) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&ip);
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
     }
 
     /// Opens a session: returns `(session id, csrf token)`.

@@ -49,12 +49,18 @@ impl Pool for Handle {
         out.push_str("# TYPE tokengate_worker_executed_total counter\n");
         let stats = self.worker_stats();
         for w in &stats {
-            out.push_str(&format!("tokengate_worker_executed_total{{worker=\"{}\"}} {}\n", w.index, w.executed));
+            out.push_str(&format!(
+                "tokengate_worker_executed_total{{worker=\"{}\"}} {}\n",
+                w.index, w.executed
+            ));
         }
         out.push_str("# HELP tokengate_worker_stolen_total Tasks stolen from other workers, by worker.\n");
         out.push_str("# TYPE tokengate_worker_stolen_total counter\n");
         for w in &stats {
-            out.push_str(&format!("tokengate_worker_stolen_total{{worker=\"{}\"}} {}\n", w.index, w.stolen));
+            out.push_str(&format!(
+                "tokengate_worker_stolen_total{{worker=\"{}\"}} {}\n",
+                w.index, w.stolen
+            ));
         }
         out.push_str("# HELP tokengate_heavy_permits_in_use Heavy permits held now.\n");
         out.push_str("# TYPE tokengate_heavy_permits_in_use gauge\n");

@@ -111,8 +111,14 @@ pub(crate) fn router(config: AppConfig) -> Router {
     });
     let protected = Router::new()
         .route("/", get(index))
-        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", assets::APP_JS) }))
-        .route("/style.css", get(|| async { asset("text/css; charset=utf-8", assets::STYLE_CSS) }))
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", assets::APP_JS) }),
+        )
+        .route(
+            "/style.css",
+            get(|| async { asset("text/css; charset=utf-8", assets::STYLE_CSS) }),
+        )
         .route("/api/snapshot", get(snapshot))
         .route("/api/series", get(series_all))
         .route("/api/events", get(events))
@@ -244,8 +250,10 @@ async fn require_auth(State(state): State<Shared>, mut req: Request, next: Next)
 
 fn unauthorized() -> Response {
     let mut res = (StatusCode::UNAUTHORIZED, assets::html(assets::UNAUTHORIZED_HTML)).into_response();
-    res.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tokengate\""));
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"tokengate\""),
+    );
     res
 }
 
@@ -351,7 +359,10 @@ async fn events(State(state): State<Shared>) -> Sse<impl Stream<Item = Result<Ev
             return None;
         }
         let text = latest.borrow_and_update().clone();
-        Some((Ok(Event::default().event("update").data(text.as_str())), (latest, stop, false)))
+        Some((
+            Ok(Event::default().event("update").data(text.as_str())),
+            (latest, stop, false),
+        ))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
@@ -364,7 +375,10 @@ async fn history(State(state): State<Shared>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "application/json"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"tokengate-history.json\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"tokengate-history.json\"",
+            ),
         ],
         body,
     )
@@ -376,7 +390,11 @@ async fn metrics(State(state): State<Shared>) -> Response {
     let body = tokio::task::spawn_blocking(move || pool.prometheus())
         .await
         .unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], Body::from(body)).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        Body::from(body),
+    )
+        .into_response()
 }
 
 /// Runs a control off the async thread (a drain may take a while) and maps its error.
@@ -428,15 +446,30 @@ struct OpBody {
 }
 
 async fn op_pause(State(state): State<Shared>, Json(b): Json<OpBody>) -> Response {
-    reply(control(&state, move |p| p.pause_op(&b.op).map(|()| serde_json::json!({ "ok": true }))).await)
+    reply(
+        control(&state, move |p| {
+            p.pause_op(&b.op).map(|()| serde_json::json!({ "ok": true }))
+        })
+        .await,
+    )
 }
 
 async fn op_resume(State(state): State<Shared>, Json(b): Json<OpBody>) -> Response {
-    reply(control(&state, move |p| p.resume_op(&b.op).map(|()| serde_json::json!({ "ok": true }))).await)
+    reply(
+        control(&state, move |p| {
+            p.resume_op(&b.op).map(|()| serde_json::json!({ "ok": true }))
+        })
+        .await,
+    )
 }
 
 async fn op_drain(State(state): State<Shared>, Json(b): Json<OpBody>) -> Response {
-    reply(control(&state, move |p| p.drain_op(&b.op).map(|n| serde_json::json!({ "drained": n }))).await)
+    reply(
+        control(&state, move |p| {
+            p.drain_op(&b.op).map(|n| serde_json::json!({ "drained": n }))
+        })
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -445,7 +478,12 @@ struct CancelBody {
 }
 
 async fn cancel(State(state): State<Shared>, Json(b): Json<CancelBody>) -> Response {
-    reply(control(&state, move |p| p.cancel(b.id).map(|c| serde_json::json!({ "cancelled": c }))).await)
+    reply(
+        control(&state, move |p| {
+            p.cancel(b.id).map(|c| serde_json::json!({ "cancelled": c }))
+        })
+        .await,
+    )
 }
 
 #[derive(Deserialize)]

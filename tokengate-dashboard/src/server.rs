@@ -103,7 +103,11 @@ impl Dashboard {
 
     /// Checks the configuration and returns the secret plus the access token to print.
     fn secret(&self, addr: SocketAddr) -> Result<(Secret, Option<String>), DashboardError> {
-        let configured = [self.token.is_some(), self.password.is_some(), self.password_hash.is_some()];
+        let configured = [
+            self.token.is_some(),
+            self.password.is_some(),
+            self.password_hash.is_some(),
+        ];
         if configured.iter().filter(|c| **c).count() > 1 {
             return Err(DashboardError::ConflictingSecrets);
         }
@@ -154,11 +158,10 @@ impl Dashboard {
     /// Binds and starts serving on a background thread.
     pub fn start(self) -> Result<RunningDashboard, DashboardError> {
         let listener = TcpListener::bind(&self.addr).map_err(|e| DashboardError::Bind(self.addr.clone(), e))?;
-        let addr = listener.local_addr().map_err(|e| DashboardError::Bind(self.addr.clone(), e))?;
-        let (secret, token) = match self.secret(addr) {
-            Ok(s) => s,
-            Err(e) => return Err(e),
-        };
+        let addr = listener
+            .local_addr()
+            .map_err(|e| DashboardError::Bind(self.addr.clone(), e))?;
+        let (secret, token) = self.secret(addr)?;
         listener.set_nonblocking(true).map_err(DashboardError::Runtime)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -275,7 +278,9 @@ impl Drop for RunningDashboard {
 
 impl fmt::Debug for RunningDashboard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RunningDashboard").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("RunningDashboard")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 

@@ -90,7 +90,12 @@ impl MockPool {
                 next_worker: 0,
                 recent: VecDeque::new(),
                 done: HashMap::new(),
-                tiers: vec![tier("slow", 10), tier("moderate", 25), tier("fast", 50), tier("insane", 70)],
+                tiers: vec![
+                    tier("slow", 10),
+                    tier("moderate", 25),
+                    tier("fast", 50),
+                    tier("insane", 70),
+                ],
                 ticks: 0,
             }),
             calls: Mutex::new(Vec::new()),
@@ -150,7 +155,12 @@ impl MockPool {
                 } else {
                     o.completed += 1;
                 }
-                finished.push((id, o.name.clone(), if panicked { "panicked" } else { "completed" }, o.queue.len()));
+                finished.push((
+                    id,
+                    o.name.clone(),
+                    if panicked { "panicked" } else { "completed" },
+                    o.queue.len(),
+                ));
             }
         }
         for (id, op, outcome, depth) in finished {

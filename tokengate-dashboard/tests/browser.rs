@@ -71,7 +71,10 @@ fn start_driver(path: &Path) -> Driver {
     };
     let deadline = Instant::now() + WAIT;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not listen on {port} within {WAIT:?}");
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on {port} within {WAIT:?}"
+        );
         std::thread::sleep(Duration::from_millis(50)); // a bounded poll, not synchronisation
     }
     driver
@@ -164,17 +167,28 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
     let src = c.source().await.unwrap();
     assert!(src.contains("Login required"), "{src}");
     assert!(c.find(Locator::Css("#executed-total")).await.is_err());
-    c.goto(&format!("{}/login?token=wrong-token", dash.url())).await.unwrap();
+    c.goto(&format!("{}/login?token=wrong-token", dash.url()))
+        .await
+        .unwrap();
     assert!(c.find(Locator::Css("#executed-total")).await.is_err());
 
     // With the token: logs in, forwards to the page, goes live.
     c.goto(&dash.login_url()).await.unwrap();
-    wait_for("the live stream", || async { (text(&c, "#conn").await? == "live").then_some(()) }).await;
+    wait_for("the live stream", || async {
+        (text(&c, "#conn").await? == "live").then_some(())
+    })
+    .await;
     let first = wait_for("a number", || number(&c, "#executed-total")).await;
-    wait_for("executed to change", || async { (number(&c, "#executed-total").await? != first).then_some(()) }).await;
+    wait_for("executed to change", || async {
+        (number(&c, "#executed-total").await? != first).then_some(())
+    })
+    .await;
 
     // The op named like markup is shown as text and runs nothing.
-    wait_for("the XSS op row", || async { (op_cell(&c, XSS_OP, 0).await? == XSS_OP).then_some(()) }).await;
+    wait_for("the XSS op row", || async {
+        (op_cell(&c, XSS_OP, 0).await? == XSS_OP).then_some(())
+    })
+    .await;
     let clean = c
         .execute(
             "return window.__xss === undefined && document.querySelectorAll('img').length === 0",
@@ -186,23 +200,42 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
 
     // Pause: queued grows while executed stays put.
     c.find(Locator::Id("btn-pause")).await.unwrap().click().await.unwrap();
-    wait_for("paused state", || async { (text(&c, "#paused-state").await? == "paused").then_some(()) }).await;
+    wait_for("paused state", || async {
+        (text(&c, "#paused-state").await? == "paused").then_some(())
+    })
+    .await;
     assert!(mock.is_paused());
     let executed = wait_for("executed", || number(&c, "#executed-total")).await;
     let queued = wait_for("queued", || number(&c, "#queued-total")).await;
-    wait_for("queued to grow", || async { (number(&c, "#queued-total").await? > queued + 20).then_some(()) }).await;
-    assert_eq!(number(&c, "#executed-total").await, Some(executed), "executed moved while paused");
+    wait_for("queued to grow", || async {
+        (number(&c, "#queued-total").await? > queued + 20).then_some(())
+    })
+    .await;
+    assert_eq!(
+        number(&c, "#executed-total").await,
+        Some(executed),
+        "executed moved while paused"
+    );
     assert_eq!(mock.executed(), executed);
 
     // Resume: executed moves again.
     c.find(Locator::Id("btn-resume")).await.unwrap().click().await.unwrap();
-    wait_for("running state", || async { (text(&c, "#paused-state").await? == "running").then_some(()) }).await;
-    wait_for("executed to move", || async { (number(&c, "#executed-total").await? > executed).then_some(()) }).await;
+    wait_for("running state", || async {
+        (text(&c, "#paused-state").await? == "running").then_some(())
+    })
+    .await;
+    wait_for("executed to move", || async {
+        (number(&c, "#executed-total").await? > executed).then_some(())
+    })
+    .await;
 
     // Pause one op, let it pile up, drain it, resume it.
     click_op(&c, "render", "op-pause").await;
     wait_for("render paused", || async { mock.is_op_paused("render").then_some(()) }).await;
-    wait_for("render to pile up", || async { (mock.queued_ids("render").len() >= 5).then_some(()) }).await;
+    wait_for("render to pile up", || async {
+        (mock.queued_ids("render").len() >= 5).then_some(())
+    })
+    .await;
     click_op(&c, "render", "op-drain").await;
     let message = wait_for("the drain reply", || async {
         text(&c, "#message").await.filter(|m| m.starts_with("drained"))
@@ -210,27 +243,43 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
     .await;
     let drained: usize = message.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(drained >= 5, "{message}");
-    assert!(mock.calls().contains(&format!("drain_op:render={drained}")), "{:?}", mock.calls());
+    assert!(
+        mock.calls().contains(&format!("drain_op:render={drained}")),
+        "{:?}",
+        mock.calls()
+    );
     wait_for("the cancelled count", || async {
         (op_cell(&c, "render", 5).await?.parse::<usize>().ok()? >= drained).then_some(())
     })
     .await;
     click_op(&c, "render", "op-resume").await;
-    wait_for("render resumed", || async { (!mock.is_op_paused("render")).then_some(()) }).await;
+    wait_for("render resumed", || async {
+        (!mock.is_op_paused("render")).then_some(())
+    })
+    .await;
 
     // Cancel a queued task by id, then look its status up.
     click_op(&c, "matrix", "op-pause").await;
-    let id = wait_for("a queued matrix task", || async { mock.queued_ids("matrix").first().copied() }).await;
+    let id = wait_for("a queued matrix task", || async {
+        mock.queued_ids("matrix").first().copied()
+    })
+    .await;
     let input = c.find(Locator::Id("task-id")).await.unwrap();
     input.send_keys(&id.to_string()).await.unwrap();
     c.find(Locator::Id("btn-cancel")).await.unwrap().click().await.unwrap();
     let expect = format!("task {id} cancelled");
-    wait_for("the cancel reply", || async { (text(&c, "#task-result").await? == expect).then_some(()) }).await;
+    wait_for("the cancel reply", || async {
+        (text(&c, "#task-result").await? == expect).then_some(())
+    })
+    .await;
     assert!(!mock.queued_ids("matrix").contains(&id));
     assert!(mock.calls().contains(&format!("cancel:{id}=true")));
     c.find(Locator::Id("btn-status")).await.unwrap().click().await.unwrap();
     wait_for("the status reply", || async {
-        text(&c, "#task-result").await.filter(|t| t.contains("\"state\": \"cancelled\"")).map(|_| ())
+        text(&c, "#task-result")
+            .await
+            .filter(|t| t.contains("\"state\": \"cancelled\""))
+            .map(|_| ())
     })
     .await;
     click_op(&c, "matrix", "op-resume").await;
@@ -249,7 +298,12 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
     assert_eq!(mock.storage_limit("fast"), Some(64));
 
     // Sort by submitted (descending): the busiest op comes first.
-    c.find(Locator::Css("#ops th[data-key=submitted]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#ops th[data-key=submitted]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for("sorted by submitted", || async {
         (text(&c, "#ops tbody tr:first-child td.name").await? == "prime_check").then_some(())
     })
@@ -268,7 +322,10 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
 
     // Let the charts collect a few points, then take the screenshot.
     wait_for("chart points", || async {
-        let n = c.execute("return document.querySelectorAll('canvas').length", vec![]).await.ok()?;
+        let n = c
+            .execute("return document.querySelectorAll('canvas').length", vec![])
+            .await
+            .ok()?;
         (n == serde_json::json!(3) && mock.executed() > executed + 200).then_some(())
     })
     .await;

@@ -45,7 +45,10 @@ fn app() -> (Router, Arc<MockPool>) {
 }
 
 fn get(path: &str) -> Request<Body> {
-    Request::get(path).header(header::HOST, HOST).body(Body::empty()).unwrap()
+    Request::get(path)
+        .header(header::HOST, HOST)
+        .body(Body::empty())
+        .unwrap()
 }
 
 /// Logs in with the token; returns (cookie header value, csrf token).
@@ -56,7 +59,14 @@ async fn login(app: &Router) -> (String, String) {
     assert!(set.contains("HttpOnly"), "{set}");
     assert!(set.contains("SameSite=Strict"), "{set}");
     let cookie = set.split(';').next().unwrap().to_string();
-    let page = send(app, Request::get("/").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+    let page = send(
+        app,
+        Request::get("/")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(page.status, StatusCode::OK);
     let marker = "name=\"csrf-token\" content=\"";
     let start = page.body.find(marker).expect("csrf meta") + marker.len();
@@ -120,7 +130,11 @@ async fn every_route_refuses_without_auth_or_with_a_wrong_token_or_cookie() {
         assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{method} {path} without auth");
         assert!(!none.body.contains("csrf-token"), "{method} {path} leaked the page");
         let cookie = send(&app, req(Some(("cookie", "tg_session=deadbeef")))).await;
-        assert_eq!(cookie.status, StatusCode::UNAUTHORIZED, "{method} {path} with a forged cookie");
+        assert_eq!(
+            cookie.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with a forged cookie"
+        );
     }
     // Wrong bearer tokens: refused, and after three failures the IP is slowed down.
     for i in 0..3 {
@@ -142,7 +156,11 @@ async fn every_route_refuses_without_auth_or_with_a_wrong_token_or_cookie() {
             .unwrap(),
     )
     .await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "even the right token waits out the back-off");
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right token waits out the back-off"
+    );
     assert!(r.headers.contains_key(header::RETRY_AFTER));
     assert!(mock.calls().is_empty(), "nothing reached the pool: {:?}", mock.calls());
 }
@@ -176,8 +194,16 @@ async fn bearer_reads_metrics_and_the_page_has_strict_headers() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
-    assert!(r.body.contains("tokengate_tasks_total{op=\"prime_check\",outcome=\"completed\"} 6"), "{}", r.body);
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    assert!(
+        r.body
+            .contains("tokengate_tasks_total{op=\"prime_check\",outcome=\"completed\"} 6"),
+        "{}",
+        r.body
+    );
     let (cookie, _) = login(&app).await;
     let page = send(
         &app,
@@ -189,17 +215,46 @@ async fn bearer_reads_metrics_and_the_page_has_strict_headers() {
     )
     .await;
     let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-    assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe-inline"));
-    assert!(!page.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN), "no CORS");
+    assert!(
+        !page.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "no CORS"
+    );
     assert_eq!(page.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert!(!page.body.contains("<script>"), "no inline script");
-    let js = send(&app, Request::get("/app.js").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
-    assert!(js.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
-    for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+    let js = send(
+        &app,
+        Request::get("/app.js")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(js.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
         assert!(!js.body.contains(sink), "the script never writes HTML: found {sink}");
     }
-    let css = send(&app, Request::get("/style.css").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+    let css = send(
+        &app,
+        Request::get("/style.css")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(css.status, StatusCode::OK);
 }
 
@@ -209,9 +264,17 @@ async fn post_without_csrf_or_with_a_bad_origin_is_refused() {
     let (cookie, csrf) = login(&app).await;
     let no_csrf = send(&app, post_json("/api/pause", &cookie, None, Some(ORIGIN), "{}")).await;
     assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
-    let wrong_csrf = send(&app, post_json("/api/pause", &cookie, Some(&"0".repeat(64)), Some(ORIGIN), "{}")).await;
+    let wrong_csrf = send(
+        &app,
+        post_json("/api/pause", &cookie, Some(&"0".repeat(64)), Some(ORIGIN), "{}"),
+    )
+    .await;
     assert_eq!(wrong_csrf.status, StatusCode::FORBIDDEN);
-    let bad_origin = send(&app, post_json("/api/pause", &cookie, Some(&csrf), Some("http://evil.example"), "{}")).await;
+    let bad_origin = send(
+        &app,
+        post_json("/api/pause", &cookie, Some(&csrf), Some("http://evil.example"), "{}"),
+    )
+    .await;
     assert_eq!(bad_origin.status, StatusCode::FORBIDDEN);
     let no_origin = send(&app, post_json("/api/pause", &cookie, Some(&csrf), None, "{}")).await;
     assert_eq!(no_origin.status, StatusCode::FORBIDDEN);
@@ -263,9 +326,15 @@ async fn each_control_reaches_the_pool() {
     assert!(mock.executed() > executed);
 
     // One op.
-    assert_eq!(send(&app, post("/api/op/pause", r#"{"op":"render"}"#)).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app, post("/api/op/pause", r#"{"op":"render"}"#)).await.status,
+        StatusCode::OK
+    );
     assert!(mock.is_op_paused("render"));
-    assert_eq!(send(&app, post("/api/op/resume", r#"{"op":"render"}"#)).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app, post("/api/op/resume", r#"{"op":"render"}"#)).await.status,
+        StatusCode::OK
+    );
     assert!(!mock.is_op_paused("render"));
     mock.submit("render", 5);
     let queued = mock.queued_ids("render").len();
@@ -333,13 +402,21 @@ async fn reads_snapshot_series_history_and_the_live_stream() {
     let (app, mock) = app();
     mock.step();
     let (cookie, _) = login(&app).await;
-    let get_c = |path: &str| Request::get(path).header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+    let get_c = |path: &str| {
+        Request::get(path)
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
     let snap = send(&app, get_c("/api/snapshot")).await;
     let v: serde_json::Value = serde_json::from_str(&snap.body).unwrap();
     assert_eq!(v["workers"].as_array().unwrap().len(), 4);
     assert_eq!(v["ops"][0]["name"], "prime_check");
     let hist = send(&app, get_c("/api/history.json")).await;
-    assert!(hist.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains("attachment"));
+    assert!(hist.headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
     let h: serde_json::Value = serde_json::from_str(&hist.body).unwrap();
     assert!(!h.as_array().unwrap().is_empty());
 
@@ -370,7 +447,14 @@ async fn reads_snapshot_series_history_and_the_live_stream() {
     let (cookie2, csrf2) = login(&app).await;
     let r = send(&app, post_json("/logout", &cookie2, Some(&csrf2), Some(ORIGIN), "{}")).await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = send(&app, Request::get("/api/snapshot").header(header::COOKIE, &cookie2).body(Body::empty()).unwrap()).await;
+    let r = send(
+        &app,
+        Request::get("/api/snapshot")
+            .header(header::COOKIE, &cookie2)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -388,19 +472,36 @@ async fn password_login_by_form_needs_the_origin() {
         }
         b.body(Body::from(format!("secret={secret}"))).unwrap()
     };
-    assert_eq!(send(&app, form(None, "correct+horse")).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(send(&app, form(Some("http://evil.example"), "correct+horse")).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(send(&app, form(Some(ORIGIN), "wrong")).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&app, form(None, "correct+horse")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&app, form(Some("http://evil.example"), "correct+horse"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&app, form(Some(ORIGIN), "wrong")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let ok = send(&app, form(Some(ORIGIN), "correct+horse")).await;
     assert_eq!(ok.status, StatusCode::OK);
-    assert!(ok.headers[header::SET_COOKIE].to_str().unwrap().starts_with("tg_session="));
+    assert!(ok.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .starts_with("tg_session="));
 }
 
 #[test]
 fn start_refuses_unsafe_configurations_and_serves_loopback() {
     let e = Dashboard::new(MockPool::new()).bind("0.0.0.0:0").start().unwrap_err();
     assert!(matches!(e, DashboardError::NonLoopbackWithoutSecret(_)), "{e}");
-    let e = Dashboard::new(MockPool::new()).access_token("short").start().unwrap_err();
+    let e = Dashboard::new(MockPool::new())
+        .access_token("short")
+        .start()
+        .unwrap_err();
     assert!(matches!(e, DashboardError::WeakToken), "{e}");
     let e = Dashboard::new(MockPool::new())
         .access_token(TOKEN)
@@ -409,10 +510,17 @@ fn start_refuses_unsafe_configurations_and_serves_loopback() {
         .start()
         .unwrap_err();
     assert!(matches!(e, DashboardError::ConflictingSecrets), "{e}");
-    let e = Dashboard::new(MockPool::new()).password_hash("not a hash").start().unwrap_err();
+    let e = Dashboard::new(MockPool::new())
+        .password_hash("not a hash")
+        .start()
+        .unwrap_err();
     assert!(matches!(e, DashboardError::PasswordHash(_)), "{e}");
     // With a configured secret a non-loopback bind is allowed.
-    let open = Dashboard::new(MockPool::new()).access_token(TOKEN).bind("0.0.0.0:0").start().unwrap();
+    let open = Dashboard::new(MockPool::new())
+        .access_token(TOKEN)
+        .bind("0.0.0.0:0")
+        .start()
+        .unwrap();
     open.stop();
 
     let dash = Dashboard::new(MockPool::new()).bind("127.0.0.1:0").start().unwrap();
@@ -420,7 +528,11 @@ fn start_refuses_unsafe_configurations_and_serves_loopback() {
     assert_eq!(token.len(), 48);
     assert!(dash.login_url().ends_with(&format!("/login?token={token}")));
     let other = Dashboard::new(MockPool::new()).bind("127.0.0.1:0").start().unwrap();
-    assert_ne!(other.access_token(), dash.access_token(), "a fresh random token per start");
+    assert_ne!(
+        other.access_token(),
+        dash.access_token(),
+        "a fresh random token per start"
+    );
     let raw = |req: &str| {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(dash.local_addr()).unwrap();
