@@ -551,3 +551,36 @@ fn start_refuses_unsafe_configurations_and_serves_loopback() {
     dash.stop();
     drop(other);
 }
+
+/// The adapter for today's `tokengate::Handle`: real worker counts, and the controls it
+/// cannot do yet answer 501 with a message instead of doing nothing.
+#[tokio::test]
+async fn the_real_handle_shows_workers_and_refuses_unsupported_controls() {
+    let gate = tokengate::Coordinator::builder().workers(2).build().unwrap();
+    let op = tokengate::Op::new("square");
+    let tokens: Vec<_> = (0..50u64).map(|i| gate.spawn(&op, move || i * i)).collect();
+    for t in tokens {
+        t.wait().unwrap();
+    }
+    let (app, _) = Dashboard::new(gate.handle()).access_token(TOKEN).into_router().unwrap();
+    let bearer = |req: axum::http::request::Builder| {
+        req.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let snap = send(&app, bearer(Request::get("/api/snapshot"))).await;
+    let v: serde_json::Value = serde_json::from_str(&snap.body).unwrap();
+    let executed: u64 = v["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["executed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(executed, 50);
+    assert!(!v["missing"].as_array().unwrap().is_empty());
+    let r = send(&app, bearer(Request::post("/api/pause"))).await;
+    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
+    assert!(r.body.contains("does not support pause"), "{}", r.body);
+    let r = send(&app, bearer(Request::get("/metrics"))).await;
+    assert!(r.body.contains("tokengate_worker_executed_total"));
+}
