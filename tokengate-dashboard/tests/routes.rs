@@ -548,7 +548,22 @@ fn start_refuses_unsafe_configurations_and_serves_loopback() {
         "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     ));
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    // Stopping ends an open live stream and returns (bounded by the read timeout).
+    use std::io::{Read, Write};
+    let mut sse = std::net::TcpStream::connect(dash.local_addr()).unwrap();
+    sse.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        sse,
+        "GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = sse.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     dash.stop();
+    let mut rest = Vec::new();
+    let end = sse.read_to_end(&mut rest);
+    assert!(end.is_ok(), "the stream did not end after stop: {end:?}");
     drop(other);
 }
 
