@@ -253,9 +253,16 @@ mod tests {
         Pool::resume(&h).unwrap();
         assert!(!h.is_paused());
         Pool::set_storage_limit(&h, "fast", 64).unwrap();
-        let fast = h.storage_stats().into_iter().find(|s| s.speed == StorageSpeed::Fast).unwrap();
+        let fast = h
+            .storage_stats()
+            .into_iter()
+            .find(|s| s.speed == StorageSpeed::Fast)
+            .unwrap();
         assert_eq!(fast.limit, 64);
-        assert!(matches!(Pool::set_storage_limit(&h, "warp", 1), Err(ControlError::UnknownTier(_))));
+        assert!(matches!(
+            Pool::set_storage_limit(&h, "warp", 1),
+            Err(ControlError::UnknownTier(_))
+        ));
         assert!(Pool::prometheus(&h).contains("tokengate_"));
     }
 }

@@ -18,11 +18,11 @@
 //! On Ctrl-C it stops spawning, waits for every token it holds, prints a summary,
 //! stops the server and removes its directory.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use tokengate::{Coordinator, Handle, Op, StorageSpeed, Token, Weight};
 use tokengate_dashboard::Dashboard;
 
@@ -68,7 +68,11 @@ fn matrix(seed: u64) -> u64 {
 
 /// Appends one line to `path` (a blocking write: it belongs on the storage lane).
 fn append_log(path: &Path, line: u64) -> u64 {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("the log file");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("the log file");
     writeln!(f, "event {line}").expect("a log append");
     line
 }
@@ -89,8 +93,12 @@ fn ops() -> Ops {
         light: Op::new("string_ops").weight(Weight::Light),
         medium: Op::new("prime_check").weight(Weight::Medium),
         heavy: Op::new("matrix_multiply").weight(Weight::Heavy),
-        log: Op::new("log_append").weight(Weight::Light).storage_speed(StorageSpeed::Moderate),
-        mixed: Op::new("data_processing").weight(Weight::Heavy).storage_speed(StorageSpeed::Moderate),
+        log: Op::new("log_append")
+            .weight(Weight::Light)
+            .storage_speed(StorageSpeed::Moderate),
+        mixed: Op::new("data_processing")
+            .weight(Weight::Heavy)
+            .storage_speed(StorageSpeed::Moderate),
         dir,
     }
 }
@@ -199,7 +207,10 @@ fn cost(workers: Option<usize>) {
     let (mut without, mut with) = (0f64, 0f64);
     for _ in 0..3 {
         without = without.max(batch_rate(&h, &ops));
-        let dash = Dashboard::new(gate.handle()).bind("127.0.0.1:0").start().expect("dashboard");
+        let dash = Dashboard::new(gate.handle())
+            .bind("127.0.0.1:0")
+            .start()
+            .expect("dashboard");
         let token = dash.access_token().expect("a token").to_string();
         let mut stream = std::net::TcpStream::connect(dash.local_addr()).expect("connect");
         write!(
@@ -223,7 +234,9 @@ fn cost(workers: Option<usize>) {
             got
         });
         // Measure only once the stream is live.
-        first_rx.recv_timeout(Duration::from_secs(10)).expect("the live stream answered");
+        first_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the live stream answered");
         with = with.max(batch_rate(&h, &ops));
         dash.stop();
         let bytes = reader.join().expect("reader");
@@ -253,10 +266,13 @@ fn main() {
         }
     };
     println!("dashboard: {}", dash.login_url());
-    println!("(Ctrl-C to stop{})", match args.duration {
-        Some(d) => format!(", or it stops after {} s", d.as_secs_f64()),
-        None => String::new(),
-    });
+    println!(
+        "(Ctrl-C to stop{})",
+        match args.duration {
+            Some(d) => format!(", or it stops after {} s", d.as_secs_f64()),
+            None => String::new(),
+        }
+    );
 
     let ops = ops();
     let h = gate.handle();
@@ -297,7 +313,10 @@ fn main() {
     assert_eq!(done, spawned);
     println!("done: {spawned} tasks in {:.1} s", start.elapsed().as_secs_f64());
     for s in gate.storage_stats() {
-        println!("storage {:?}: peak {} of limit {}, {} done", s.speed, s.peak_active, s.limit, s.completed);
+        println!(
+            "storage {:?}: peak {} of limit {}, {} done",
+            s.speed, s.peak_active, s.limit, s.completed
+        );
     }
     dash.stop();
     gate.shutdown();

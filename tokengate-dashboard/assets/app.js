@@ -7,7 +7,7 @@
   const points = []; // chart samples, oldest first
   const MAX_POINTS = 300;
   let sortKey = "name", sortDir = 1;
-  let lastOps = [];
+  let lastOps = [], lastPaused = [];
   const opRows = new Map(); // op name -> <tr>, reused so controls stay clickable
 
   function el(tag, text, cls) {
@@ -124,7 +124,7 @@
     return tr;
   }
   function renderOps(ops, pausedOps) {
-    lastOps = ops;
+    lastOps = ops; lastPaused = pausedOps;
     const sorted = ops.slice().sort((a, b) => {
       const x = a[sortKey], y = b[sortKey];
       return (x < y ? -1 : x > y ? 1 : 0) * sortDir;
@@ -173,7 +173,7 @@
       if (sortKey === k) sortDir = -sortDir; else { sortKey = k; sortDir = k === "name" || k === "weight" || k === "health" ? 1 : -1; }
       document.querySelectorAll("#ops th").forEach((h) => h.classList.remove("sorted-asc", "sorted-desc"));
       th.classList.add(sortDir === 1 ? "sorted-asc" : "sorted-desc");
-      renderOps(lastOps, []);
+      renderOps(lastOps, lastPaused);
     });
   });
 
