@@ -40,13 +40,10 @@ pub(crate) enum Secret {
 }
 
 /// `n` random bytes from the OS RNG, as lowercase hex.
-pub(crate) fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> Result<String, getrandom::Error> {
     let mut bytes = vec![0u8; n];
-    if let Err(e) = getrandom::getrandom(&mut bytes) {
-        // Without an RNG no secret can be made; refusing to run is the only safe answer.
-        panic!("tokengate-dashboard: the OS random number generator failed: {e}");
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    getrandom::getrandom(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Hashes `password` with Argon2id (default parameters) and a random 16-byte salt.
@@ -138,10 +135,10 @@ impl Auth {
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
     }
 
-    /// Opens a session: returns `(session id, csrf token)`.
-    pub(crate) fn open_session(&self) -> (String, String) {
-        let id = random_hex(32);
-        let csrf = random_hex(32);
+    /// Opens a session: returns `(session id, csrf token)`, or the RNG's error.
+    pub(crate) fn open_session(&self) -> Result<(String, String), getrandom::Error> {
+        let id = random_hex(32)?;
+        let csrf = random_hex(32)?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|s| s.created.elapsed() < SESSION_TTL);
         if sessions.len() >= MAX_SESSIONS {
@@ -152,7 +149,7 @@ impl Auth {
             csrf: csrf.clone(),
             created: Instant::now(),
         });
-        (id, csrf)
+        Ok((id, csrf))
     }
 
     /// The CSRF token of the live session `id`, scanning in constant time per entry.
@@ -220,7 +217,7 @@ mod tests {
     #[test]
     fn sessions_open_find_close() {
         let auth = Auth::new(Secret::Token("t".into()));
-        let (id, csrf) = auth.open_session();
+        let (id, csrf) = auth.open_session().unwrap();
         assert_eq!(id.len(), 64);
         assert_eq!(auth.session_csrf(&id), Some(csrf));
         assert_eq!(auth.session_csrf("nope"), None);

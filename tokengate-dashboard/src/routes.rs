@@ -300,7 +300,15 @@ async fn login(state: &Shared, ip: IpAddr, candidate: String) -> Response {
     if let Err(res) = check_secret(state, ip, candidate).await {
         return res;
     }
-    let (id, _csrf) = state.auth.open_session();
+    let id = match state.auth.open_session() {
+        Ok((id, _csrf)) => id,
+        Err(_) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the OS random number generator failed",
+            )
+        }
+    };
     let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
     let mut res = assets::html(assets::LOGGED_IN_HTML).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {

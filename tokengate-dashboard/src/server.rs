@@ -131,7 +131,7 @@ impl Dashboard {
         if !addr.ip().is_loopback() {
             return Err(DashboardError::NonLoopbackWithoutSecret(addr));
         }
-        let token = auth::random_hex(24);
+        let token = auth::random_hex(24).map_err(|e| DashboardError::Rng(e.to_string()))?;
         Ok((Secret::Token(token.clone()), Some(token)))
     }
 
@@ -142,15 +142,16 @@ impl Dashboard {
     pub fn into_router(self) -> Result<(axum::Router, Option<String>), DashboardError> {
         let addr: SocketAddr = "127.0.0.1:0".parse().expect("a valid address");
         let (secret, token) = self.secret(addr)?;
-        let (_tx, rx) = watch::channel(false);
-        // The sender is leaked into the router's lifetime by keeping it in the config.
+        // No server owns a stop sender here: the router keeps it, so the sampler runs
+        // as long as the router lives.
+        let (keep, rx) = watch::channel(false);
         let router = routes::router(AppConfig {
             pool: self.pool,
             secret,
             interval: self.interval,
             history: self.history,
             stop: rx,
-            stop_keep: Some(_tx),
+            stop_keep: Some(keep),
         });
         Ok((router, token))
     }
@@ -300,6 +301,8 @@ pub enum DashboardError {
     PasswordHash(String),
     /// The runtime or its thread could not be started.
     Runtime(std::io::Error),
+    /// The OS random number generator failed, so no access token could be made.
+    Rng(String),
 }
 
 impl fmt::Display for DashboardError {
@@ -315,6 +318,7 @@ impl fmt::Display for DashboardError {
             DashboardError::ConflictingSecrets => write!(f, "configure one of access_token, password, password_hash"),
             DashboardError::PasswordHash(e) => write!(f, "password hash: {e}"),
             DashboardError::Runtime(e) => write!(f, "cannot start the server thread: {e}"),
+            DashboardError::Rng(e) => write!(f, "the OS random number generator failed: {e}"),
         }
     }
 }
