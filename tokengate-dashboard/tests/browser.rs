@@ -320,13 +320,16 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
     let parsed: serde_json::Value = serde_json::from_str(history.as_str().unwrap()).unwrap();
     assert!(!parsed.as_array().unwrap().is_empty());
 
-    // Let the charts collect a few points, then take the screenshot.
-    wait_for("chart points", || async {
-        let n = c
-            .execute("return document.querySelectorAll('canvas').length", vec![])
-            .await
-            .ok()?;
-        (n == serde_json::json!(3) && mock.executed() > executed + 200).then_some(())
+    // Each of the three charts has drawn its line (pixels in the line's blue), then
+    // the screenshot.
+    let drawn = "return [...document.querySelectorAll('canvas')].map(c => { \
+                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; \
+                 for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 180 && d[i] < 120 && d[i + 3] > 100) n++; \
+                 return n; })";
+    wait_for("three drawn charts", || async {
+        let counts = c.execute(drawn, vec![]).await.ok()?;
+        let counts: Vec<u64> = counts.as_array()?.iter().filter_map(|v| v.as_u64()).collect();
+        (counts.len() == 3 && counts.iter().all(|&n| n > 20) && mock.executed() > executed + 200).then_some(())
     })
     .await;
     let png = c.screenshot().await.unwrap();
