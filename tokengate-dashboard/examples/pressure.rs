@@ -1,0 +1,281 @@
+//! The prototype's pressure demo, with the dashboard serving it: waves of light, medium
+//! and heavy CPU ops in phases of different batch sizes and gaps.
+//!
+//! ```text
+//! cargo run --release -p tokengate-dashboard --example pressure              # until Ctrl-C
+//! cargo run --release -p tokengate-dashboard --example pressure -- --duration 30
+//! cargo run --release -p tokengate-dashboard --example pressure -- --cost    # what the page costs
+//! ```
+//!
+//! Options: `--duration SECS`, `--bind ADDR` (default 127.0.0.1:8750), `--workers N`,
+//! `--cost` (runs one CPU batch without and one with the dashboard serving a live
+//! stream, and prints both throughputs).
+//!
+//! This version uses only the core API of this branch: no storage lane (the log-append
+//! and mixed storage ops of the prototype need `Op::storage_speed`, see
+//! `pending/pressure.rs`), and the dashboard shows workers and heavy permits (the
+//! other panels say "not measured" until the metrics land). On Ctrl-C it stops
+//! spawning, waits for every token it holds, prints a summary and stops the server.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokengate::{Coordinator, Handle, Op, Token, Weight};
+use tokengate_dashboard::Dashboard;
+
+/// A few microseconds of string work: `Light`.
+fn string_ops(seed: u64) -> u64 {
+    let s: String = (0..32).map(|i| char::from(b'a' + ((seed + i) % 26) as u8)).collect();
+    s.to_uppercase().bytes().filter(|b| b"AEIOU".contains(b)).count() as u64
+}
+
+/// Trial division: tens of microseconds: `Medium`.
+fn is_prime(n: u64) -> bool {
+    if n < 4 {
+        return n >= 2;
+    }
+    if n % 2 == 0 {
+        return false;
+    }
+    let mut d = 3;
+    while d * d <= n {
+        if n % d == 0 {
+            return false;
+        }
+        d += 2;
+    }
+    true
+}
+
+/// A small matrix product: about a millisecond: `Heavy`.
+fn matrix(seed: u64) -> u64 {
+    const N: usize = 48;
+    let a: Vec<u64> = (0..N * N).map(|i| (i as u64 ^ seed) % 7).collect();
+    let mut c = vec![0u64; N * N];
+    for i in 0..N {
+        for k in 0..N {
+            let aik = a[i * N + k];
+            for j in 0..N {
+                c[i * N + j] = c[i * N + j].wrapping_add(aik * a[k * N + j]);
+            }
+        }
+    }
+    c.iter().fold(0, |x, y| x.wrapping_add(*y))
+}
+
+struct Ops {
+    light: Op,
+    medium: Op,
+    heavy: Op,
+}
+
+fn ops() -> Ops {
+    Ops {
+        light: Op::new("string_ops").weight(Weight::Light),
+        medium: Op::new("prime_check").weight(Weight::Medium),
+        heavy: Op::new("matrix_multiply").weight(Weight::Heavy),
+    }
+}
+
+/// One wave: `batch` tasks, mostly light, some medium, a few heavy.
+fn wave(gate: &Handle, ops: &Ops, batch: u64, seed: u64, out: &mut Vec<Token<u64>>) {
+    for i in 0..batch {
+        let n = seed * 1_000 + i;
+        let t = match i % 10 {
+            0 => gate.spawn(&ops.heavy, move || matrix(n)),
+            1..=3 => gate.spawn(&ops.medium, move || is_prime(1_000_003 + 2 * n) as u64),
+            _ => gate.spawn(&ops.light, move || string_ops(n)),
+        };
+        out.push(t);
+    }
+}
+
+/// Phases of the demo: (name, waves, batch per wave, gap between waves).
+const PHASES: &[(&str, u32, u64, Duration)] = &[
+    ("warm-up", 10, 50, Duration::from_millis(200)),
+    ("surge", 20, 400, Duration::from_millis(50)),
+    ("steady", 20, 150, Duration::from_millis(100)),
+    ("flood", 5, 2_000, Duration::from_millis(300)),
+    ("cool-down", 10, 20, Duration::from_millis(300)),
+];
+
+struct Args {
+    duration: Option<Duration>,
+    bind: String,
+    workers: Option<usize>,
+    cost: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        duration: None,
+        bind: "127.0.0.1:8750".into(),
+        workers: None,
+        cost: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--duration" => {
+                let secs: f64 = it.next().and_then(|s| s.parse().ok()).expect("--duration SECS");
+                a.duration = Some(Duration::from_secs_f64(secs));
+            }
+            "--bind" => a.bind = it.next().expect("--bind ADDR"),
+            "--workers" => a.workers = Some(it.next().and_then(|s| s.parse().ok()).expect("--workers N")),
+            "--cost" => a.cost = true,
+            other => {
+                eprintln!("unknown argument {other:?}; see the example's docs");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+fn build(workers: Option<usize>) -> Coordinator {
+    let mut b = Coordinator::builder();
+    if let Some(n) = workers {
+        b = b.workers(n);
+    }
+    b.build().expect("a coordinator")
+}
+
+/// Throughput of a fixed batch of light and medium tasks, in tasks per second.
+fn batch_rate(gate: &Handle, ops: &Ops) -> f64 {
+    const N: u64 = 1_000_000;
+    let start = Instant::now();
+    let tokens: Vec<Token<u64>> = (0..N)
+        .map(|i| {
+            if i % 4 == 0 {
+                gate.spawn(&ops.medium, move || is_prime(10_007 + 2 * i) as u64)
+            } else {
+                gate.spawn(&ops.light, move || string_ops(i))
+            }
+        })
+        .collect();
+    for t in tokens {
+        t.wait().expect("a result");
+    }
+    N as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `--cost`: the same batch without the dashboard, then with it serving a live stream
+/// to one client (a raw HTTP connection reading the event stream), three times each,
+/// interleaved; prints the best of each.
+fn cost(workers: Option<usize>) {
+    use std::io::{Read, Write};
+    let gate = build(workers);
+    let ops = ops();
+    let h = gate.handle();
+    batch_rate(&h, &ops); // warm-up
+    let (mut without, mut with) = (0f64, 0f64);
+    for _ in 0..3 {
+        without = without.max(batch_rate(&h, &ops));
+        let dash = Dashboard::new(gate.handle())
+            .bind("127.0.0.1:0")
+            .start()
+            .expect("dashboard");
+        let token = dash.access_token().expect("a token").to_string();
+        let mut stream = std::net::TcpStream::connect(dash.local_addr()).expect("connect");
+        write!(
+            stream,
+            "GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+        )
+        .expect("request");
+        let (first_tx, first_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let mut got = 0usize;
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if got == 0 {
+                    let _ = first_tx.send(());
+                }
+                got += n;
+            }
+            got
+        });
+        // Measure only once the stream is live.
+        first_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the live stream answered");
+        with = with.max(batch_rate(&h, &ops));
+        dash.stop();
+        let bytes = reader.join().expect("reader");
+        assert!(bytes > 0, "the live stream sent nothing");
+    }
+    println!("batch throughput without dashboard: {without:>12.0} tasks/s");
+    println!("batch throughput with dashboard:    {with:>12.0} tasks/s (one live stream open, 1 update/s)");
+    println!("ratio with/without: {:.3}", with / without);
+}
+
+fn main() {
+    let args = args();
+    if args.cost {
+        cost(args.workers);
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).expect("a Ctrl-C handler");
+
+    let gate = build(args.workers);
+    let dash = match Dashboard::new(gate.handle()).bind(&args.bind).start() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("cannot start the dashboard: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("dashboard: {}", dash.login_url());
+    println!(
+        "(Ctrl-C to stop{})",
+        match args.duration {
+            Some(d) => format!(", or it stops after {} s", d.as_secs_f64()),
+            None => String::new(),
+        }
+    );
+
+    let ops = ops();
+    let h = gate.handle();
+    let start = Instant::now();
+    let over = |stop: &AtomicBool| stop.load(Ordering::SeqCst) || args.duration.is_some_and(|d| start.elapsed() >= d);
+    let mut tokens = Vec::new();
+    let mut spawned = 0u64;
+    let mut done = 0u64;
+    let mut seed = 0u64;
+    'outer: loop {
+        for &(name, waves, batch, gap) in PHASES {
+            println!("phase {name}: {waves} waves of {batch}, every {gap:?}");
+            for _ in 0..waves {
+                if over(&stop) {
+                    break 'outer;
+                }
+                seed += 1;
+                wave(&h, &ops, batch, seed, &mut tokens);
+                spawned += batch;
+                // Collect what finished, so memory stays bounded.
+                tokens.retain(|t: &Token<u64>| {
+                    if t.is_finished() {
+                        done += 1;
+                        false
+                    } else {
+                        true
+                    }
+                });
+                std::thread::sleep(gap); // the demo's pacing, not synchronisation
+            }
+        }
+    }
+    println!("stopping: waiting for {} outstanding tasks", tokens.len());
+    for t in tokens {
+        t.wait().expect("a result");
+        done += 1;
+    }
+    assert_eq!(done, spawned);
+    println!("done: {spawned} tasks in {:.1} s", start.elapsed().as_secs_f64());
+    dash.stop();
+    gate.shutdown();
+}
