@@ -21,6 +21,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use crate::builder::Builder;
+use crate::control::{Admission, Control};
 use crate::error::TaskError;
 use crate::handle::Handle;
 use crate::lanes::{HeavyGate, Lane, SharedLanes};
@@ -49,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) workers: Box<[CachePadded<WorkerInfo>]>,
     state: AtomicUsize,
     terminate: AtomicBool,
+    /// Control plane (src/control/): pause, drain, admission, deadlines.
+    pub(crate) control: Control,
 }
 
 impl Shared {
@@ -63,6 +66,7 @@ impl Shared {
             workers: (0..workers).map(|_| CachePadded::new(WorkerInfo::new())).collect(),
             state: AtomicUsize::new(OPEN),
             terminate: AtomicBool::new(false),
+            control: Control::new(None),
         }
     }
 
@@ -89,6 +93,8 @@ impl Shared {
         self.state.fetch_max(to, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         self.sleep.notify_all();
+        // Control plane: producers blocked on admission see the close.
+        self.control.on_close();
     }
 
     /// Whether a spawn is accepted now: always while open; while closing, only from
@@ -127,7 +133,28 @@ impl Shared {
             .unwrap_or(0)
     }
 
-    pub(crate) fn spawn<F, T>(&self, op: OpId, tag: &Tag, weight: Weight, f: F) -> Token<T>
+    pub(crate) fn spawn<F, T>(&self, op: OpId, tag: &Tag, weight: Weight, deadline_ns: u64, f: F) -> Token<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.spawn_with(op, tag, weight, deadline_ns, f, false) {
+            Ok(token) => token,
+            Err(_) => crate::fatal("a waiting spawn was refused"),
+        }
+    }
+
+    /// `spawn`; with `try_only`, a full bounded pool gives `f` back instead of
+    /// waiting (control plane, `control/admission.rs`).
+    pub(crate) fn spawn_with<F, T>(
+        &self,
+        op: OpId,
+        tag: &Tag,
+        weight: Weight,
+        deadline_ns: u64,
+        f: F,
+        try_only: bool,
+    ) -> Result<Token<T>, F>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -135,19 +162,27 @@ impl Shared {
         let id = task::next_id();
         worker::with_ctx_of(self, |ctx| {
             let inside = ctx.is_some();
+            // Control plane: a slot of a bounded pool, and the deadline.
+            let admission = match self.control.admission() {
+                None => None,
+                Some(a) => match self.admit(a, inside, try_only) {
+                    Some(admitted) => admitted.then_some(a),
+                    None => return Err(f),
+                },
+            };
+            if deadline_ns != 0 {
+                self.control.note_deadline();
+            }
+            let meta = |placement| {
+                let mut meta = Meta::new(id, placement, weight, op, Times::queued_now());
+                meta.deadline_ns = deadline_ns;
+                meta.admission = admission;
+                meta
+            };
             if !self.accepts(self.state.load(Ordering::Relaxed), inside) {
-                let (task, ptr) = task::new(
-                    f,
-                    Meta {
-                        id,
-                        placement: Placement::Free,
-                        weight,
-                        op,
-                        times: Times::queued_now(),
-                    },
-                );
+                let (task, ptr) = task::new(f, meta(Placement::Free));
                 task.abort(TaskError::Shutdown);
-                return Token::from_raw(ptr);
+                return Ok(Token::from_raw(ptr));
             }
             let place =
                 |current: Option<&Placement>| Locality::place(&self.locality, tag, id, current, || self.least_loaded());
@@ -157,14 +192,7 @@ impl Shared {
             } else {
                 place(None)
             };
-            let meta = Meta {
-                id,
-                placement,
-                weight,
-                op,
-                times: Times::queued_now(),
-            };
-            let (task, ptr) = task::new(f, meta);
+            let (task, ptr) = task::new(f, meta(placement));
             match (target, ctx) {
                 // Own queues need no shutdown re-check (`WorkerCtx::push_own`).
                 (Some(w), Some(c)) if c.index() == w => c.push_own(Lane::Pinned, task),
@@ -179,8 +207,44 @@ impl Shared {
                     }
                 }
             }
-            Token::from_raw(ptr)
+            Ok(Token::from_raw(ptr))
         })
+    }
+
+    /// Control plane: takes a slot of bounded pool `a`. `Some(true)`: taken;
+    /// `Some(false)`: none taken because the pool closed (the spawn then resolves
+    /// `Shutdown`); `None`: full, and `try_only`. From inside the pool a spawn is
+    /// admitted over the bound (it must never block: `control/admission.rs`).
+    fn admit(&self, a: &Admission, inside: bool, try_only: bool) -> Option<bool> {
+        if try_only {
+            return a.try_admit().then_some(true);
+        }
+        if inside {
+            a.admit_over();
+            return Some(true);
+        }
+        Some(a.admit_blocking(|| !self.accepts_outside()))
+    }
+
+    /// Control plane: puts a held or swept task back, on worker `target`'s inbox
+    /// (pinned work) or the injector, and wakes a worker for it. If the pool no
+    /// longer accepts it, it resolves `Shutdown`.
+    pub(crate) fn requeue(&self, task: TaskRef, target: Option<usize>) {
+        let weight = task.meta().weight;
+        let inside = worker::with_ctx_of(self, |c| c.is_some());
+        // A reference of our own, to resolve the task if the push is refused.
+        let ptr = task.header();
+        // SAFETY: `task` holds a reference, so the header is alive.
+        unsafe { ptr.as_ref() }.add_ref();
+        if !self.push_shared(target, weight, task, inside) {
+            Header::abort(ptr, TaskError::Shutdown);
+        }
+        // SAFETY: we own the reference added above and do not use `ptr` again.
+        unsafe { Header::drop_ref(ptr) };
+        match target {
+            Some(w) => self.sleep.notify_worker(w),
+            None => self.sleep.notify_one(),
+        }
     }
 }
 
@@ -263,6 +327,11 @@ impl Coordinator {
             }
         }
         self.handle.shared.lanes.drain_shared();
+        // Control plane: work still held by a pause resolves `Shutdown` too.
+        self.handle
+            .shared
+            .control
+            .take_held(&mut |task, _| task.abort(TaskError::Shutdown));
     }
 }
 
@@ -337,7 +406,7 @@ where
     T: Send + 'static,
 {
     let inside = worker::with_current_shared(move |shared| match shared {
-        Some(shared) => Ok(shared.spawn(op.id(), op.tag(), op.weight_of(), f)),
+        Some(shared) => Ok(shared.spawn(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f)),
         None => Err(f),
     });
     inside.unwrap_or_else(|f| default_coordinator().spawn(op, f))

@@ -103,6 +103,7 @@
 mod blocks;
 mod builder;
 mod clock;
+mod control;
 mod coordinator;
 mod error;
 mod fork;
@@ -124,6 +125,7 @@ mod worker;
 pub mod loom_api;
 
 pub use builder::Builder;
+pub use control::{AbortHandle, Full, Room, TaskState, TaskStatus};
 pub use coordinator::{default_coordinator, spawn, Coordinator, MAX_WORKERS};
 pub use error::{BuildError, TaskError};
 pub use fork::join;

@@ -63,13 +63,13 @@ where
 {
     let (task, ptr) = task::new(
         f,
-        Meta {
-            id: task::next_id(),
+        Meta::new(
+            task::next_id(),
             placement,
-            weight: Weight::Medium,
-            op: OpId::NONE,
-            times: Times::queued_at(0),
-        },
+            Weight::Medium,
+            OpId::NONE,
+            Times::queued_at(0),
+        ),
     );
     (
         QueuedTask {
