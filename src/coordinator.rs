@@ -215,9 +215,13 @@ impl Shared {
     /// `Some(false)`: none taken because the pool closed (the spawn then resolves
     /// `Shutdown`); `None`: full, and `try_only`. From inside the pool a spawn is
     /// admitted over the bound (it must never block: `control/admission.rs`).
+    #[inline]
     fn admit(&self, a: &Admission, inside: bool, try_only: bool) -> Option<bool> {
+        if a.try_admit() {
+            return Some(true);
+        }
         if try_only {
-            return a.try_admit().then_some(true);
+            return None;
         }
         if inside {
             a.admit_over();

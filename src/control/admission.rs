@@ -66,6 +66,7 @@ impl Admission {
     }
 
     /// Takes a slot if fewer than `bound` are taken.
+    #[inline]
     pub(crate) fn try_admit(&self) -> bool {
         let mut n = self.queued.load(Ordering::Relaxed);
         loop {
@@ -84,12 +85,14 @@ impl Admission {
     }
 
     /// Takes a slot over the bound (a spawn from inside the pool).
+    #[inline]
     pub(crate) fn admit_over(&self) {
         self.queued.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes a slot, parking until there is room. Returns false, without a slot, if
-    /// `closed()` turns true first.
+    /// `closed()` turns true first. The caller tried `try_admit` first.
+    #[cold]
     pub(crate) fn admit_blocking(&self, closed: impl Fn() -> bool) -> bool {
         loop {
             if self.try_admit() {
@@ -110,6 +113,7 @@ impl Admission {
     }
 
     /// Gives a slot back; wakes waiters if there are any.
+    #[inline]
     pub(crate) fn release(&self) {
         // ORDERING: SeqCst: the releaser's RMW of the Dekker pair (module docs).
         self.queued.fetch_sub(1, Ordering::SeqCst);
@@ -120,6 +124,7 @@ impl Admission {
     }
 
     /// Wakes every waiter (blocked threads and registered async wakers).
+    #[cold]
     pub(crate) fn wake(&self) {
         let wakers = {
             let mut wakers = self.lock.lock().unwrap_or_else(PoisonError::into_inner);

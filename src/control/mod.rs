@@ -47,7 +47,7 @@ pub use admission::{Full, Room};
 pub use status::{AbortHandle, TaskState, TaskStatus};
 
 use crate::registry::OpTable;
-use crate::sync::{AtomicUsize, CachePadded, Ordering};
+use crate::sync::{AtomicBool, AtomicUsize, CachePadded, Ordering};
 use crate::task::{Meta, TaskRef};
 use crate::TaskError;
 
@@ -63,6 +63,8 @@ pub(crate) struct Control {
     active: CachePadded<AtomicUsize>,
     /// Per op: its paused flag and held list.
     ops: OpTable<pause::OpControl>,
+    /// Set once an entry of `ops` is made.
+    has_ops: AtomicBool,
     /// Set by `Builder::max_queued`; leaked, one per bounded pool (see `admission.rs`).
     admission: Option<&'static Admission>,
 }
@@ -72,6 +74,7 @@ impl Control {
         Control {
             active: CachePadded::new(AtomicUsize::new(0)),
             ops: OpTable::new(),
+            has_ops: AtomicBool::new(false),
             admission: max_queued.map(Admission::leak),
         }
     }

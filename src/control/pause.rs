@@ -51,7 +51,20 @@ impl OpControl {
 
 impl Control {
     fn op(&self, op: OpId) -> &OpControl {
+        if !self.has_ops.load(Ordering::Relaxed) {
+            // ORDERING: SeqCst, so a resumer that reads `false` also misses the entry
+            // made after it (it then has nothing to requeue from that entry either).
+            self.has_ops.store(true, Ordering::SeqCst);
+        }
         self.ops.get_or_init(op, OpControl::new)
+    }
+
+    /// Every op entry made so far (none: no `pause_op` and no hold ever, so the
+    /// walk over the table is skipped, e.g. at every pool's drop).
+    fn op_entries(&self) -> impl Iterator<Item = (OpId, &OpControl)> {
+        // ORDERING: SeqCst pairs with the store in `op`.
+        let any = self.has_ops.load(Ordering::SeqCst);
+        any.then(|| self.ops.iter()).into_iter().flatten()
     }
 
     /// True if tasks of the op of `meta` must be held now (the storage-lane hook).
@@ -91,7 +104,7 @@ impl Control {
         // ORDERING: SeqCst: the resumer's half of the hand-off (module docs).
         let was = self.active.fetch_and(!PAUSE_ALL, Ordering::SeqCst) & PAUSE_ALL != 0;
         fence(Ordering::SeqCst);
-        for (id, op) in self.ops.iter() {
+        for (id, op) in self.op_entries() {
             if !self.held_back(id) {
                 release(op, requeue);
             }
@@ -139,7 +152,7 @@ impl Control {
 
     /// Takes every held task out (of every op), for the sweep and for shutdown.
     pub(crate) fn take_held(&self, f: &mut dyn FnMut(TaskRef, Option<usize>)) {
-        for (_, op) in self.ops.iter() {
+        for (_, op) in self.op_entries() {
             while let Some(h) = steal(&op.held) {
                 h.task.meta().held.store(false, std::sync::atomic::Ordering::Relaxed);
                 f(h.task, h.target);
@@ -149,7 +162,7 @@ impl Control {
 
     /// Tasks held now, over all ops (a snapshot).
     pub(crate) fn held_count(&self) -> usize {
-        self.ops.iter().map(|(_, op)| op.held.len()).sum()
+        self.op_entries().map(|(_, op)| op.held.len()).sum()
     }
 }
 
