@@ -79,6 +79,14 @@
 //!   tasks finish, and the threads are joined. A spawn after shutdown resolves
 //!   `Shutdown`.
 //!
+//! # Operating a running pool
+//!
+//! [`Handle::pause`] / [`Handle::resume`] (and per op: [`Handle::pause_op`]), [`Handle::drain`],
+//! [`Handle::drain_op`], [`Handle::cancel`] by id, [`AbortHandle`], bounded admission
+//! ([`Builder::max_queued`], [`Handle::try_spawn`], [`Full`], [`Handle::room`]),
+//! [`Op::deadline`] ([`TaskError::Expired`]) and [`Token::status`]. The rules are in
+//! `src/control/mod.rs` and the README's "Operating a running pool".
+//!
 //! # Locality
 //!
 //! - **Sticky anchors** ([`Op::sticky_anchor`]): every active (queued or running)
