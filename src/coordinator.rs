@@ -138,23 +138,40 @@ impl Shared {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.spawn_with(op, tag, weight, deadline_ns, f, false) {
-            Ok(token) => token,
-            Err(_) => crate::fatal("a waiting spawn was refused"),
-        }
+        self.spawn_admitted(op, tag, weight, deadline_ns, f, Admit::Decide)
     }
 
-    /// `spawn`; with `try_only`, a full bounded pool gives `f` back instead of
+    /// `spawn` for `try_spawn`: a full bounded pool gives `f` back instead of
     /// waiting (control plane, `control/admission.rs`).
-    pub(crate) fn spawn_with<F, T>(
+    pub(crate) fn try_spawn<F, T>(
         &self,
         op: OpId,
         tag: &Tag,
         weight: Weight,
         deadline_ns: u64,
         f: F,
-        try_only: bool,
     ) -> Result<Token<T>, F>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let taken = match self.control.admission() {
+            None => None,
+            Some(a) if a.try_admit() => Some(a),
+            Some(_) => return Err(f),
+        };
+        Ok(self.spawn_admitted(op, tag, weight, deadline_ns, f, Admit::Taken(taken)))
+    }
+
+    fn spawn_admitted<F, T>(
+        &self,
+        op: OpId,
+        tag: &Tag,
+        weight: Weight,
+        deadline_ns: u64,
+        f: F,
+        admit: Admit,
+    ) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -163,12 +180,9 @@ impl Shared {
         worker::with_ctx_of(self, |ctx| {
             let inside = ctx.is_some();
             // Control plane: a slot of a bounded pool, and the deadline.
-            let admission = match self.control.admission() {
-                None => None,
-                Some(a) => match self.admit(a, inside, try_only) {
-                    Some(admitted) => admitted.then_some(a),
-                    None => return Err(f),
-                },
+            let admission = match admit {
+                Admit::Taken(taken) => taken,
+                Admit::Decide => self.control.admission().and_then(|a| self.admit(a, inside)),
             };
             if deadline_ns != 0 {
                 self.control.note_deadline();
@@ -182,7 +196,7 @@ impl Shared {
             if !self.accepts(self.state.load(Ordering::Relaxed), inside) {
                 let (task, ptr) = task::new(f, meta(Placement::Free));
                 task.abort(TaskError::Shutdown);
-                return Ok(Token::from_raw(ptr));
+                return Token::from_raw(ptr);
             }
             let place =
                 |current: Option<&Placement>| Locality::place(&self.locality, tag, id, current, || self.least_loaded());
@@ -207,27 +221,24 @@ impl Shared {
                     }
                 }
             }
-            Ok(Token::from_raw(ptr))
+            Token::from_raw(ptr)
         })
     }
 
-    /// Control plane: takes a slot of bounded pool `a`. `Some(true)`: taken;
-    /// `Some(false)`: none taken because the pool closed (the spawn then resolves
-    /// `Shutdown`); `None`: full, and `try_only`. From inside the pool a spawn is
-    /// admitted over the bound (it must never block: `control/admission.rs`).
+    /// Control plane: takes a slot of bounded pool `a` for `spawn`. `None`: no slot,
+    /// because the pool closed while waiting (the spawn then resolves `Shutdown`).
+    /// From inside the pool a spawn is admitted over the bound: it must never block
+    /// (`control/admission.rs`).
     #[inline]
-    fn admit(&self, a: &Admission, inside: bool, try_only: bool) -> Option<bool> {
+    fn admit(&self, a: &'static Admission, inside: bool) -> Option<&'static Admission> {
         if a.try_admit() {
-            return Some(true);
-        }
-        if try_only {
-            return None;
+            return Some(a);
         }
         if inside {
             a.admit_over();
-            return Some(true);
+            return Some(a);
         }
-        Some(a.admit_blocking(|| !self.accepts_outside()))
+        a.admit_blocking(|| !self.accepts_outside()).then_some(a)
     }
 
     /// Control plane: puts a held or swept task back, on worker `target`'s inbox
@@ -250,6 +261,15 @@ impl Shared {
             None => self.sleep.notify_one(),
         }
     }
+}
+
+/// How a spawn gets its admission slot (control plane).
+#[derive(Clone, Copy)]
+enum Admit {
+    /// Take one now if the pool is bounded (waiting or over the bound, as `admit`).
+    Decide,
+    /// Already taken by `try_spawn` (`None`: the pool is unbounded).
+    Taken(Option<&'static Admission>),
 }
 
 /// The scheduler: one worker thread per core, each pinned to its core, with

@@ -315,7 +315,7 @@ impl Handle {
         T: Send + 'static,
     {
         self.shared
-            .spawn_with(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f, true)
+            .try_spawn(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f)
             .map_err(Full)
     }
 

@@ -86,6 +86,8 @@ struct OpInner {
     // ----- control plane (src/control/) -----
     /// `Op::deadline`: a task not started this long after its spawn resolves `Expired`.
     deadline: Option<std::time::Duration>,
+    /// `deadline` as a task stores it (`Meta::deadline_ns`): nanoseconds, 0 for none.
+    deadline_ns: u64,
 }
 
 /// A declared operation: a name, a [`Weight`] and at most one locality tag.
@@ -171,6 +173,7 @@ impl<K> Op<K> {
                 weight,
                 tag,
                 deadline: None,
+                deadline_ns: 0,
             }),
             _kind: PhantomData,
         }
@@ -179,7 +182,7 @@ impl<K> Op<K> {
     /// Control plane: `self` rebuilt from `from` keeps `from`'s deadline.
     fn keep_deadline<J>(mut self, from: &Op<J>) -> Self {
         match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.deadline = from.inner.deadline,
+            Some(inner) => (inner.deadline, inner.deadline_ns) = (from.inner.deadline, from.inner.deadline_ns),
             None => crate::fatal("a freshly built op was shared"),
         }
         self
@@ -201,7 +204,10 @@ impl<K> Op<K> {
     pub fn deadline(self, limit: std::time::Duration) -> Self {
         let mut op = Op::build(self.inner.name.clone(), self.inner.weight, self.inner.tag.clone());
         match Arc::get_mut(&mut op.inner) {
-            Some(inner) => inner.deadline = Some(limit),
+            Some(inner) => {
+                inner.deadline = Some(limit);
+                inner.deadline_ns = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX).max(1);
+            }
             None => crate::fatal("a freshly built op was shared"),
         }
         op
@@ -213,10 +219,9 @@ impl<K> Op<K> {
     }
 
     /// The deadline as stored in a task (`Meta::deadline_ns`): nanoseconds, 0 for none.
+    #[inline]
     pub(crate) fn deadline_ns(&self) -> u64 {
-        self.inner
-            .deadline
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1))
+        self.inner.deadline_ns
     }
 
     /// Returns the op with another weight, keeping its name and tags.

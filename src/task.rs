@@ -118,8 +118,9 @@ pub(crate) struct Meta {
     /// The bounded pool's admission counter this task holds a slot of; given back
     /// by the claim's winner (`Header::claim`, `run_by_waiter`).
     pub admission: Option<&'static crate::control::Admission>,
-    /// The worker that started it (`usize::MAX`: not started). Relaxed, as `times`.
-    pub worker: std::sync::atomic::AtomicUsize,
+    /// One plus the index of the worker that started it (0: not started; workers
+    /// are at most `MAX_WORKERS`). Relaxed, as `times`.
+    pub worker: std::sync::atomic::AtomicU32,
     /// How it ended (`Outcome`), written by the claim's winner before `DONE`.
     pub outcome: std::sync::atomic::AtomicU8,
     /// True while it sits in a pause's held list.
@@ -137,7 +138,7 @@ impl Meta {
             times,
             deadline_ns: 0,
             admission: None,
-            worker: std::sync::atomic::AtomicUsize::new(usize::MAX),
+            worker: std::sync::atomic::AtomicU32::new(0),
             outcome: std::sync::atomic::AtomicU8::new(Outcome::Pending as u8),
             held: std::sync::atomic::AtomicBool::new(false),
         }

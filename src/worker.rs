@@ -254,7 +254,7 @@ impl WorkerCtx {
         };
         task.meta()
             .worker
-            .store(self.index, std::sync::atomic::Ordering::Relaxed);
+            .store(self.index as u32 + 1, std::sync::atomic::Ordering::Relaxed);
         if permit {
             self.holding_heavy.set(true);
         }

@@ -86,7 +86,7 @@ impl TaskStatus {
             id: meta.id,
             op: meta.op.name(),
             state,
-            worker: (worker != usize::MAX).then_some(worker),
+            worker: (worker != 0).then(|| worker as usize - 1),
             queued: crate::clock::instant(meta.times.queued),
             started: crate::clock::instant(started),
             finished: crate::clock::instant(meta.times.finished.load(StdOrdering::Relaxed)),
