@@ -442,3 +442,34 @@ fn drain_of_many_queued_tasks() {
     get(blocker).unwrap();
     assert!(tokens.into_iter().all(|t| t.wait() == Err(TaskError::Cancelled)));
 }
+
+fn fib(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = tokengate::join(|| fib(n - 1), || fib(n - 2));
+    a + b
+}
+
+/// Drains racing fork-join: the sweep takes `join`'s stack jobs out of worker lanes
+/// and puts them back (never cancels them); every token resolves, each either with
+/// the right value or `Cancelled`, and the counts add up.
+#[test]
+fn drains_racing_fork_join_lose_nothing() {
+    let gate = pool(2);
+    let op = Op::new("fib-drained");
+    let tokens: Vec<_> = (0..40).map(|_| gate.spawn(&op, || fib(16))).collect();
+    let mut drained = 0;
+    while !tokens.iter().all(|t| t.is_finished()) {
+        drained += gate.drain_op("fib-drained");
+    }
+    let mut cancelled = 0;
+    for t in tokens {
+        match get(t) {
+            Ok(v) => assert_eq!(v, 987),
+            Err(TaskError::Cancelled) => cancelled += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(drained, cancelled);
+}
