@@ -9,17 +9,24 @@
 //! (`control/sweep.rs`). Exactly one of them resolves the task, and the drain's
 //! count is exact (it counts only a claim it won).
 //!
+//! C3: an `AbortHandle` cancelling from another thread while the token's owner, a
+//! worker blocked in `wait()`, pops its own child (the waiter's shortcut of
+//! `task.rs`, which must not be taken while a handle exists).
+//!
 //! Seeded bugs (each made the model fail, then was reverted):
 //! - C1: `Control::hold` without its re-check after the fence ("if the pause was
 //!   lifted meanwhile, empty the list") -> "a task was stranded in a held list".
 //! - C2: `Control::sweep` counting every picked task instead of the claims it won
 //!   (`resolved += 1` whatever `try_abort` returned) -> the sum of outcomes is 2.
+//! - C3: `TaskRef::run_by_waiter` without its reference-count check (shortcut taken
+//!   with a handle alive) -> loom: "Concurrent write accesses to `UnsafeCell`"
+//!   (the waiter runs the closure while the handle's cancel writes the result).
 
 use std::sync::Arc;
 
 use loom::thread;
 use tokengate::loom_api::{self, Control, HeavyGate};
-use tokengate::{Op, Weight};
+use tokengate::{Coordinator, Op, TaskError, Weight};
 use tokengate_loom_tests::{model, Runs};
 
 /// Model C1: hold against resume; then whatever was requeued is run.
@@ -93,5 +100,36 @@ fn drain_races_pop_and_cancel() {
         );
         assert_eq!(runs.get(), usize::from(ran));
         assert!(token.is_finished());
+    });
+}
+
+/// Model C3: a parent on a 1-worker pool spawns a child, hands an abort handle of it
+/// to another thread that cancels, and waits on the child (it pops it itself from
+/// its own lane). Exactly one of run / cancel wins, and the closure runs iff the
+/// cancel lost.
+#[test]
+fn abort_handle_races_the_waiters_shortcut() {
+    model(|| {
+        let gate = Coordinator::builder().workers(1).pin_workers(false).build().unwrap();
+        let runs = Runs::new();
+        let r = runs.clone();
+        let parent = gate.spawn(&Op::new("loom-parent"), move || {
+            let r2 = r.clone();
+            let child = tokengate::spawn(&Op::new("loom-child"), move || {
+                r2.hit();
+                5u32
+            });
+            let abort = child.abort_handle();
+            let canceller = thread::spawn(move || abort.cancel());
+            let result = child.wait();
+            (result, canceller.join().unwrap())
+        });
+        let (result, cancelled) = parent.wait().unwrap();
+        match result {
+            Ok(v) => assert!(v == 5 && !cancelled && runs.get() == 1),
+            Err(TaskError::Cancelled) => assert!(cancelled && runs.get() == 0),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        gate.shutdown();
     });
 }
