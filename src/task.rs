@@ -85,6 +85,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
 
+use crate::control::status::{Outcome, StageNow};
 use crate::error::TaskError;
 use crate::locality::Placement;
 use crate::op::Weight;
@@ -141,48 +142,6 @@ impl Meta {
             worker: std::sync::atomic::AtomicU32::new(0),
             outcome: std::sync::atomic::AtomicU8::new(Outcome::Pending as u8),
             held: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-}
-
-/// A task's stage as read by a status snapshot.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum StageNow {
-    Queued,
-    Running,
-    Done,
-}
-
-/// How a task ended, as stored in `Meta::outcome`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub(crate) enum Outcome {
-    Pending = 0,
-    Ok = 1,
-    Panicked = 2,
-    Cancelled = 3,
-    Shutdown = 4,
-    Expired = 5,
-}
-
-impl Outcome {
-    pub(crate) fn of(err: &TaskError) -> Outcome {
-        match err {
-            TaskError::Panicked { .. } => Outcome::Panicked,
-            TaskError::Cancelled => Outcome::Cancelled,
-            TaskError::Shutdown => Outcome::Shutdown,
-            TaskError::Expired => Outcome::Expired,
-        }
-    }
-
-    pub(crate) fn from_u8(v: u8) -> Outcome {
-        match v {
-            1 => Outcome::Ok,
-            2 => Outcome::Panicked,
-            3 => Outcome::Cancelled,
-            4 => Outcome::Shutdown,
-            5 => Outcome::Expired,
-            _ => Outcome::Pending,
         }
     }
 }

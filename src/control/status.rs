@@ -9,7 +9,8 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering as StdOrdering;
 use std::time::Instant;
 
-use crate::task::{Header, Outcome, StageNow};
+use crate::error::TaskError;
+use crate::task::Header;
 
 /// Where a task is in its life, from [`Token::status`](crate::Token::status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,5 +164,49 @@ impl Drop for AbortHandle {
 impl std::fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AbortHandle").field("id", &self.id()).finish()
+    }
+}
+
+// ----- the task-side records (written in `task.rs`) ------------------------------
+
+/// A task's stage as read by a status snapshot.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum StageNow {
+    Queued,
+    Running,
+    Done,
+}
+
+/// How a task ended, as stored in `Meta::outcome`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Outcome {
+    Pending = 0,
+    Ok = 1,
+    Panicked = 2,
+    Cancelled = 3,
+    Shutdown = 4,
+    Expired = 5,
+}
+
+impl Outcome {
+    pub(crate) fn of(err: &TaskError) -> Outcome {
+        match err {
+            TaskError::Panicked { .. } => Outcome::Panicked,
+            TaskError::Cancelled => Outcome::Cancelled,
+            TaskError::Shutdown => Outcome::Shutdown,
+            TaskError::Expired => Outcome::Expired,
+        }
+    }
+
+    pub(crate) fn from_u8(v: u8) -> Outcome {
+        match v {
+            1 => Outcome::Ok,
+            2 => Outcome::Panicked,
+            3 => Outcome::Cancelled,
+            4 => Outcome::Shutdown,
+            5 => Outcome::Expired,
+            _ => Outcome::Pending,
+        }
     }
 }
