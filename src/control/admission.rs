@@ -202,6 +202,11 @@ impl<F> std::error::Error for Full<F> {}
 /// A future that resolves when a bounded pool has room (or is closed, or is not
 /// bounded), from [`Handle::room`](crate::Handle::room). It is a hint: another
 /// producer may take the room first, so `try_spawn` again and wait again on `Full`.
+///
+/// ```
+/// let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+/// futures::executor::block_on(gate.room());   // unbounded: ready at once
+/// ```
 #[must_use = "a future does nothing unless awaited"]
 pub struct Room {
     pub(crate) handle: crate::Handle,

@@ -13,6 +13,16 @@ use crate::error::TaskError;
 use crate::task::Header;
 
 /// Where a task is in its life, from [`Token::status`](crate::Token::status).
+///
+/// ```
+/// use tokengate::{Coordinator, Op, TaskState};
+/// let gate = Coordinator::builder().workers(1).build().unwrap();
+/// gate.pause();
+/// let t = gate.spawn(&Op::new("state-doc"), || ());
+/// assert!(t.cancel());
+/// assert_eq!(t.status().state, TaskState::Cancelled);
+/// gate.resume();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TaskState {
