@@ -21,6 +21,8 @@ pub struct Builder {
     pin: bool,
     reserve: Option<usize>,
     name: String,
+    /// Control plane: `max_queued`.
+    max_queued: Option<usize>,
 }
 
 impl Builder {
@@ -30,6 +32,7 @@ impl Builder {
             pin: true,
             reserve: None,
             name: "tokengate".into(),
+            max_queued: None,
         }
     }
 
@@ -62,6 +65,24 @@ impl Builder {
         self
     }
 
+    /// Bounds the tasks queued and not yet running at `n` (control plane,
+    /// `src/control/admission.rs`). At the bound, [`Handle::try_spawn`](crate::Handle::try_spawn)
+    /// fails fast and gives the closure back; [`Handle::spawn`](crate::Handle::spawn)
+    /// from outside the pool parks until there is room; a spawn from inside a task
+    /// never blocks (it is admitted over the bound, so fork-join cannot deadlock).
+    /// `max_queued(0)` is refused by `build` ([`BuildError::ZeroQueue`]).
+    ///
+    /// ```
+    /// use tokengate::Coordinator;
+    /// let gate = Coordinator::builder().workers(1).max_queued(10_000).build()?;
+    /// assert_eq!(gate.max_queued(), Some(10_000));
+    /// # Ok::<(), tokengate::BuildError>(())
+    /// ```
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = Some(n);
+        self
+    }
+
     /// Starts the workers and waits until every one is running (and pinned, if asked).
     pub fn build(self) -> Result<Coordinator, BuildError> {
         crate::clock::init();
@@ -84,8 +105,14 @@ impl Builder {
         if reserved >= n {
             return Err(BuildError::ReserveTooLarge { reserved, workers: n });
         }
+        // Control plane: a zero bound is refused.
+        if self.max_queued == Some(0) {
+            return Err(BuildError::ZeroQueue);
+        }
         let (lanes, locals) = SharedLanes::new(n);
-        let shared = Arc::new(Shared::new(lanes, n, n - reserved));
+        let mut shared = Shared::new(lanes, n, n - reserved);
+        shared.control = crate::control::Control::new(self.max_queued);
+        let shared = Arc::new(shared);
         let started = Arc::new(AtomicUsize::new(0));
         let builder_thread = crate::sync::current();
         let mut threads = Vec::with_capacity(n);

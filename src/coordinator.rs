@@ -21,6 +21,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use crate::builder::Builder;
+use crate::control::{Admission, Control};
 use crate::error::TaskError;
 use crate::handle::Handle;
 use crate::lanes::{HeavyGate, Lane, SharedLanes};
@@ -49,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) workers: Box<[CachePadded<WorkerInfo>]>,
     state: AtomicUsize,
     terminate: AtomicBool,
+    /// Control plane (src/control/): pause, drain, admission, deadlines.
+    pub(crate) control: Control,
 }
 
 impl Shared {
@@ -63,6 +66,7 @@ impl Shared {
             workers: (0..workers).map(|_| CachePadded::new(WorkerInfo::new())).collect(),
             state: AtomicUsize::new(OPEN),
             terminate: AtomicBool::new(false),
+            control: Control::new(None),
         }
     }
 
@@ -89,6 +93,8 @@ impl Shared {
         self.state.fetch_max(to, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         self.sleep.notify_all();
+        // Control plane: producers blocked on admission see the close.
+        self.control.on_close();
     }
 
     /// Whether a spawn is accepted now: always while open; while closing, only from
@@ -127,7 +133,45 @@ impl Shared {
             .unwrap_or(0)
     }
 
-    pub(crate) fn spawn<F, T>(&self, op: OpId, tag: &Tag, weight: Weight, f: F) -> Token<T>
+    pub(crate) fn spawn<F, T>(&self, op: OpId, tag: &Tag, weight: Weight, deadline_ns: u64, f: F) -> Token<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_admitted(op, tag, weight, deadline_ns, f, Admit::Decide)
+    }
+
+    /// `spawn` for `try_spawn`: a full bounded pool gives `f` back instead of
+    /// waiting (control plane, `control/admission.rs`).
+    pub(crate) fn try_spawn<F, T>(
+        &self,
+        op: OpId,
+        tag: &Tag,
+        weight: Weight,
+        deadline_ns: u64,
+        f: F,
+    ) -> Result<Token<T>, F>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let taken = match self.control.admission() {
+            None => None,
+            Some(a) if a.try_admit() => Some(a),
+            Some(_) => return Err(f),
+        };
+        Ok(self.spawn_admitted(op, tag, weight, deadline_ns, f, Admit::Taken(taken)))
+    }
+
+    fn spawn_admitted<F, T>(
+        &self,
+        op: OpId,
+        tag: &Tag,
+        weight: Weight,
+        deadline_ns: u64,
+        f: F,
+        admit: Admit,
+    ) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -135,17 +179,22 @@ impl Shared {
         let id = task::next_id();
         worker::with_ctx_of(self, |ctx| {
             let inside = ctx.is_some();
+            // Control plane: a slot of a bounded pool, and the deadline.
+            let admission = match admit {
+                Admit::Taken(taken) => taken,
+                Admit::Decide => self.control.admission().and_then(|a| self.admit(a, inside)),
+            };
+            if deadline_ns != 0 {
+                self.control.note_deadline();
+            }
+            let meta = |placement| {
+                let mut meta = Meta::new(id, placement, weight, op, Times::queued_now());
+                meta.deadline_ns = deadline_ns;
+                meta.admission = admission;
+                meta
+            };
             if !self.accepts(self.state.load(Ordering::Relaxed), inside) {
-                let (task, ptr) = task::new(
-                    f,
-                    Meta {
-                        id,
-                        placement: Placement::Free,
-                        weight,
-                        op,
-                        times: Times::queued_now(),
-                    },
-                );
+                let (task, ptr) = task::new(f, meta(Placement::Free));
                 task.abort(TaskError::Shutdown);
                 return Token::from_raw(ptr);
             }
@@ -157,14 +206,7 @@ impl Shared {
             } else {
                 place(None)
             };
-            let meta = Meta {
-                id,
-                placement,
-                weight,
-                op,
-                times: Times::queued_now(),
-            };
-            let (task, ptr) = task::new(f, meta);
+            let (task, ptr) = task::new(f, meta(placement));
             match (target, ctx) {
                 // Own queues need no shutdown re-check (`WorkerCtx::push_own`).
                 (Some(w), Some(c)) if c.index() == w => c.push_own(Lane::Pinned, task),
@@ -182,6 +224,52 @@ impl Shared {
             Token::from_raw(ptr)
         })
     }
+
+    /// Control plane: takes a slot of bounded pool `a` for `spawn`. `None`: no slot,
+    /// because the pool closed while waiting (the spawn then resolves `Shutdown`).
+    /// From inside the pool a spawn is admitted over the bound: it must never block
+    /// (`control/admission.rs`).
+    #[inline]
+    fn admit(&self, a: &'static Admission, inside: bool) -> Option<&'static Admission> {
+        if a.try_admit() {
+            return Some(a);
+        }
+        if inside {
+            a.admit_over();
+            return Some(a);
+        }
+        a.admit_blocking(|| !self.accepts_outside()).then_some(a)
+    }
+
+    /// Control plane: puts a held or swept task back, on worker `target`'s inbox
+    /// (pinned work) or the injector, and wakes a worker for it. If the pool no
+    /// longer accepts it, it resolves `Shutdown`.
+    pub(crate) fn requeue(&self, task: TaskRef, target: Option<usize>) {
+        let weight = task.meta().weight;
+        let inside = worker::with_ctx_of(self, |c| c.is_some());
+        // A reference of our own, to resolve the task if the push is refused.
+        let ptr = task.header();
+        // SAFETY: `task` holds a reference, so the header is alive.
+        unsafe { ptr.as_ref() }.add_ref();
+        if !self.push_shared(target, weight, task, inside) {
+            Header::abort(ptr, TaskError::Shutdown);
+        }
+        // SAFETY: we own the reference added above and do not use `ptr` again.
+        unsafe { Header::drop_ref(ptr) };
+        match target {
+            Some(w) => self.sleep.notify_worker(w),
+            None => self.sleep.notify_one(),
+        }
+    }
+}
+
+/// How a spawn gets its admission slot (control plane).
+#[derive(Clone, Copy)]
+enum Admit {
+    /// Take one now if the pool is bounded (waiting or over the bound, as `admit`).
+    Decide,
+    /// Already taken by `try_spawn` (`None`: the pool is unbounded).
+    Taken(Option<&'static Admission>),
 }
 
 /// The scheduler: one worker thread per core, each pinned to its core, with
@@ -263,6 +351,11 @@ impl Coordinator {
             }
         }
         self.handle.shared.lanes.drain_shared();
+        // Control plane: work still held by a pause resolves `Shutdown` too.
+        self.handle
+            .shared
+            .control
+            .take_held(&mut |task, _| task.abort(TaskError::Shutdown));
     }
 }
 
@@ -337,7 +430,7 @@ where
     T: Send + 'static,
 {
     let inside = worker::with_current_shared(move |shared| match shared {
-        Some(shared) => Ok(shared.spawn(op.id(), op.tag(), op.weight_of(), f)),
+        Some(shared) => Ok(shared.spawn(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f)),
         None => Err(f),
     });
     inside.unwrap_or_else(|f| default_coordinator().spawn(op, f))

@@ -27,6 +27,20 @@ pub enum TaskError {
     /// [`Coordinator::shutdown`](crate::Coordinator::shutdown), or it was still queued when
     /// the coordinator was dropped.
     Shutdown,
+    /// The op's [`deadline`](crate::Op::deadline) passed before the task started, so
+    /// its closure never ran (control plane).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokengate::{Coordinator, Op, TaskError};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// gate.pause();
+    /// let t = gate.spawn(&Op::new("late").deadline(Duration::from_millis(1)), || ());
+    /// std::thread::sleep(Duration::from_millis(5));
+    /// gate.resume();
+    /// assert_eq!(t.wait(), Err(TaskError::Expired));
+    /// ```
+    Expired,
 }
 
 impl fmt::Display for TaskError {
@@ -35,6 +49,7 @@ impl fmt::Display for TaskError {
             TaskError::Panicked { message } => write!(f, "task panicked: {message}"),
             TaskError::Cancelled => f.write_str("task was cancelled before it started"),
             TaskError::Shutdown => f.write_str("coordinator shut down before the task ran"),
+            TaskError::Expired => f.write_str("the task's deadline passed before it started"),
         }
     }
 }
@@ -82,6 +97,13 @@ pub enum BuildError {
     },
     /// The operating system refused to start a worker thread.
     Spawn(std::io::Error),
+    /// `max_queued(0)` was requested: no task could ever be queued.
+    ///
+    /// ```
+    /// let err = tokengate::Coordinator::builder().max_queued(0).build().unwrap_err();
+    /// assert!(matches!(err, tokengate::BuildError::ZeroQueue));
+    /// ```
+    ZeroQueue,
 }
 
 impl fmt::Display for BuildError {
@@ -97,6 +119,7 @@ impl fmt::Display for BuildError {
                  it must be less than the worker count"
             ),
             BuildError::Spawn(e) => write!(f, "failed to start a worker thread: {e}"),
+            BuildError::ZeroQueue => f.write_str("max_queued(0) would admit no task; the bound must be at least 1"),
         }
     }
 }

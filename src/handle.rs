@@ -2,10 +2,13 @@
 //! or steers a running pool is written here once; a [`Coordinator`](crate::Coordinator)
 //! derefs to its handle, so the same calls work on both.
 
+use crate::control::{Full, Room};
 use crate::coordinator::Shared;
 use crate::locality::LocalityStats;
 use crate::op::{fnv1a, Op};
+use crate::registry::OpId;
 use crate::sync::Arc;
+use crate::task::Meta;
 use crate::token::Token;
 use crate::worker::{self, WorkerStats};
 
@@ -37,6 +40,9 @@ impl Handle {
 
     /// Spawns one call of `op`: `f` runs on a worker and the token carries its result.
     ///
+    /// In a pool built with `max_queued(n)`, a spawn from outside parks while `n` tasks
+    /// are queued; one from inside a task is admitted over the bound (never blocks).
+    ///
     /// From outside the pool the task goes to the injector of its weight. From inside
     /// a task it goes to the current worker's own lane. Sticky and domain work goes to
     /// its pinned worker. After shutdown, the token resolves `Err(TaskError::Shutdown)`.
@@ -54,7 +60,8 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.shared.spawn(op.id(), op.tag(), op.weight_of(), f)
+        self.shared
+            .spawn(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f)
     }
 
     /// The decorator analogue: declares `f` once as `op` and returns a plain function
@@ -123,5 +130,240 @@ impl Handle {
     /// Domain and pin counters.
     pub fn locality_stats(&self) -> LocalityStats {
         self.shared.locality.stats()
+    }
+
+    // ----- control plane (src/control/) -------------------------------------------
+
+    /// Pauses the whole pool: queued work waits (held, no thread polls it), running
+    /// tasks finish, and spawns are still accepted. Returns false if it was already
+    /// paused. Takes effect at each worker's next pick: a task spawned after `pause`
+    /// returns never starts before `resume`. Graceful shutdown or drop while paused
+    /// resolves held work `Shutdown`.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use tokengate::{Coordinator, Op};
+    /// let gate = Coordinator::builder().workers(2).build().unwrap();
+    /// let ran = Arc::new(AtomicUsize::new(0));
+    /// assert!(gate.pause() && gate.is_paused());
+    /// let tokens: Vec<_> = (0..8).map(|_| {
+    ///     let ran = ran.clone();
+    ///     gate.spawn(&Op::new("paused-doc"), move || ran.fetch_add(1, Ordering::SeqCst))
+    /// }).collect();
+    /// assert_eq!(ran.load(Ordering::SeqCst), 0);
+    /// assert!(gate.resume());
+    /// for t in tokens { t.wait().unwrap(); }
+    /// assert_eq!(ran.load(Ordering::SeqCst), 8);
+    /// ```
+    pub fn pause(&self) -> bool {
+        self.shared.control.pause()
+    }
+
+    /// Lifts [`pause`](Handle::pause) and requeues the held work (except ops paused
+    /// on their own). Returns false if the pool was not paused.
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// assert!(!gate.resume());
+    /// ```
+    pub fn resume(&self) -> bool {
+        let shared = &*self.shared;
+        shared.control.resume(&|t, w| shared.requeue(t, w))
+    }
+
+    /// True while [`pause`](Handle::pause) is on.
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// assert!(!gate.is_paused());
+    /// ```
+    pub fn is_paused(&self) -> bool {
+        self.shared.control.is_paused()
+    }
+
+    /// Pauses one op by name (it may be declared later): its queued tasks wait, and
+    /// other ops go on undisturbed (a worker sets a paused task aside and takes the
+    /// next). Returns false if it was already paused.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// assert!(gate.pause_op("prime_check"));
+    /// let held = gate.spawn(&Op::new("prime_check"), || 1);
+    /// assert_eq!(gate.spawn(&Op::new("other"), || 2).wait(), Ok(2));   // not stalled
+    /// assert!(!held.is_finished());
+    /// assert!(gate.resume_op("prime_check"));
+    /// assert_eq!(held.wait(), Ok(1));
+    /// ```
+    pub fn pause_op(&self, name: &str) -> bool {
+        self.shared.control.pause_op(OpId::intern(name))
+    }
+
+    /// Lifts [`pause_op`](Handle::pause_op) and requeues the op's held tasks (they
+    /// stay held while the whole pool is paused). False if it was not paused.
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// assert!(!gate.resume_op("never-paused"));
+    /// ```
+    pub fn resume_op(&self, name: &str) -> bool {
+        let shared = &*self.shared;
+        OpId::lookup(name).is_some_and(|op| shared.control.resume_op(op, &|t, w| shared.requeue(t, w)))
+    }
+
+    /// True while op `name` is paused by [`pause_op`](Handle::pause_op).
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// gate.pause_op("a");
+    /// assert!(gate.is_op_paused("a") && !gate.is_op_paused("b"));
+    /// ```
+    pub fn is_op_paused(&self, name: &str) -> bool {
+        OpId::lookup(name).is_some_and(|op| self.shared.control.is_op_paused(op))
+    }
+
+    /// Tasks waiting in held lists now (paused work a worker has set aside).
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// assert_eq!(gate.held(), 0);
+    /// ```
+    pub fn held(&self) -> usize {
+        self.shared.control.held_count()
+    }
+
+    /// Resolves every queued task of op `name` as `Err(TaskError::Cancelled)`: its
+    /// closure is dropped and never runs, wherever it waits (injector, a worker's
+    /// lanes, a pinned lane or inbox, a held list). Running tasks are not touched.
+    /// Returns how many it resolved. Other queued work keeps running, though it
+    /// may lose its place in line (`control/sweep.rs`).
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op, TaskError};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// gate.pause();
+    /// let doomed: Vec<_> = (0..5).map(|_| gate.spawn(&Op::new("drain-doc"), || ())).collect();
+    /// let kept = gate.spawn(&Op::new("kept"), || 7);
+    /// assert_eq!(gate.drain_op("drain-doc"), 5);
+    /// gate.resume();
+    /// assert!(doomed.into_iter().all(|t| t.wait() == Err(TaskError::Cancelled)));
+    /// assert_eq!(kept.wait(), Ok(7));
+    /// ```
+    pub fn drain_op(&self, name: &str) -> usize {
+        match OpId::lookup(name) {
+            Some(op) => self.sweep(|m| m.op == op, usize::MAX),
+            None => 0,
+        }
+    }
+
+    /// [`drain_op`](Handle::drain_op) for all queued work. (`join`'s stack jobs are
+    /// part of their running task and are not drained.)
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// gate.pause();
+    /// let t = gate.spawn(&tokengate::Op::new("x"), || ());
+    /// assert_eq!(gate.drain(), 1);
+    /// assert_eq!(t.wait(), Err(tokengate::TaskError::Cancelled));
+    /// gate.resume();
+    /// ```
+    pub fn drain(&self) -> usize {
+        self.sweep(|_| true, usize::MAX)
+    }
+
+    /// Cancels the queued task with token id `id`: true if it was queued (it never
+    /// runs; its token resolves `Cancelled`). False for a running, finished or
+    /// unknown id (a running task keeps running; use
+    /// [`AbortHandle::cancel`](crate::AbortHandle::cancel) to make
+    /// [`is_cancelled`](crate::is_cancelled) turn true inside it). It sweeps the
+    /// queues, O(queued tasks): a dashboard's "kill", not a hot path.
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// gate.pause();
+    /// let t = gate.spawn(&tokengate::Op::new("x"), || ());
+    /// assert!(gate.cancel(t.id()));
+    /// assert!(!gate.cancel(t.id()) && !gate.cancel(u64::MAX));
+    /// assert_eq!(t.wait(), Err(tokengate::TaskError::Cancelled));
+    /// gate.resume();
+    /// ```
+    pub fn cancel(&self, id: u64) -> bool {
+        self.sweep(|m| m.id == id, 1) == 1
+    }
+
+    fn sweep(&self, pick: impl Fn(&Meta) -> bool, limit: usize) -> usize {
+        let shared = &*self.shared;
+        shared
+            .control
+            .sweep(|f| shared.lanes.take_all(f), pick, limit, &|t, w| shared.requeue(t, w))
+    }
+
+    /// Spawns like [`spawn`](Handle::spawn), but in a pool built with
+    /// [`max_queued(n)`](crate::Builder::max_queued) fails at once when `n` tasks are
+    /// queued, giving the closure back in [`Full`]. In an unbounded pool it always
+    /// succeeds.
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// let t = gate.try_spawn(&tokengate::Op::new("x"), || 3).unwrap();
+    /// assert_eq!(t.wait(), Ok(3));
+    /// ```
+    pub fn try_spawn<K, F, T>(&self, op: &Op<K>, f: F) -> Result<Token<T>, Full<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.shared
+            .try_spawn(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f)
+            .map_err(Full)
+    }
+
+    /// A future that resolves when a bounded pool has room (or is closed, or is not
+    /// bounded): the async way to wait on backpressure without blocking an executor
+    /// thread. Then `try_spawn` again; another producer may have taken the room.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op};
+    /// let gate = Coordinator::builder().workers(1).max_queued(4).build().unwrap();
+    /// let op = Op::new("room-doc");
+    /// let results = futures::executor::block_on(async {
+    ///     let mut tokens = Vec::new();
+    ///     for i in 0..20u32 {
+    ///         let mut f = move || i;
+    ///         loop {
+    ///             match gate.try_spawn(&op, f) {
+    ///                 Ok(t) => break tokens.push(t),
+    ///                 Err(full) => { f = full.into_inner(); gate.room().await; }
+    ///             }
+    ///         }
+    ///     }
+    ///     futures::future::join_all(tokens).await
+    /// });
+    /// assert_eq!(results.len(), 20);
+    /// ```
+    pub fn room(&self) -> Room {
+        Room { handle: self.clone() }
+    }
+
+    /// The bound set by [`Builder::max_queued`](crate::Builder::max_queued), if any.
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// assert_eq!(gate.max_queued(), None);
+    /// ```
+    pub fn max_queued(&self) -> Option<usize> {
+        self.shared.control.admission().map(|a| a.bound())
+    }
+
+    /// In a bounded pool, the tasks admitted and not yet started or resolved (it can
+    /// exceed the bound by spawns from inside the pool); 0 if unbounded.
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).max_queued(8).build().unwrap();
+    /// assert_eq!(gate.queued(), 0);
+    /// ```
+    pub fn queued(&self) -> usize {
+        self.shared.control.admission().map_or(0, |a| a.queued())
     }
 }

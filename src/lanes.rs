@@ -44,6 +44,9 @@ pub(crate) struct SharedLanes {
 struct Remote {
     stealers: [Stealer<TaskRef>; 3],
     inbox: Injector<TaskRef>,
+    /// Control plane only (drain's sweep): the pinned lane's stealer. Thieves never
+    /// use it.
+    pinned: Stealer<TaskRef>,
 }
 
 /// The parts of the queues only the owning worker thread touches.
@@ -93,6 +96,7 @@ impl SharedLanes {
             .map(|l| Remote {
                 stealers: [l.deques[0].stealer(), l.deques[1].stealer(), l.deques[2].stealer()],
                 inbox: Injector::new(),
+                pinned: l.pinned.stealer(),
             })
             .collect();
         let injector = [Injector::new(), Injector::new(), Injector::new()];
@@ -148,6 +152,30 @@ impl SharedLanes {
                         || !r.stealers[m].is_empty()
                         || (heavy_ok && !r.stealers[h].is_empty()))
             })
+    }
+
+    /// Control plane (`control/sweep.rs`): takes every task out of every queue, with
+    /// the worker it is pinned to for pinned lanes and inboxes. The caller must not
+    /// push back into these queues from `f` (it collects and requeues afterwards).
+    pub(crate) fn take_all(&self, f: &mut dyn FnMut(TaskRef, Option<usize>)) {
+        for q in &self.injector {
+            while let Some(task) = retry(|| q.steal()) {
+                f(task, None);
+            }
+        }
+        for (w, r) in self.remote.iter().enumerate() {
+            for s in &r.stealers {
+                while let Some(task) = retry(|| s.steal()) {
+                    f(task, None);
+                }
+            }
+            while let Some(task) = retry(|| r.pinned.steal()) {
+                f(task, Some(w));
+            }
+            while let Some(task) = retry(|| r.inbox.steal()) {
+                f(task, Some(w));
+            }
+        }
     }
 
     /// Drains every shared queue, resolving what is left as `Shutdown`.

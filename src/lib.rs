@@ -96,6 +96,14 @@
 //!   tasks finish, and the threads are joined. A spawn after shutdown resolves
 //!   `Shutdown`.
 //!
+//! # Operating a running pool
+//!
+//! [`Handle::pause`] / [`Handle::resume`] (and per op: [`Handle::pause_op`]), [`Handle::drain`],
+//! [`Handle::drain_op`], [`Handle::cancel`] by id, [`AbortHandle`], bounded admission
+//! ([`Builder::max_queued`], [`Handle::try_spawn`], [`Full`], [`Handle::room`]),
+//! [`Op::deadline`] ([`TaskError::Expired`]) and [`Token::status`]. The rules are in
+//! `src/control/mod.rs` and the README's "Operating a running pool".
+//!
 //! # Locality
 //!
 //! - **Sticky anchors** ([`Op::sticky_anchor`]): every active (queued or running)
@@ -120,6 +128,7 @@
 mod blocks;
 mod builder;
 mod clock;
+mod control;
 mod coordinator;
 mod error;
 mod fork;
@@ -141,6 +150,7 @@ mod worker;
 pub mod loom_api;
 
 pub use builder::Builder;
+pub use control::{AbortHandle, Full, Room, TaskState, TaskStatus};
 pub use coordinator::{default_coordinator, spawn, Coordinator, MAX_WORKERS};
 pub use error::{BuildError, TaskError};
 pub use fork::join;

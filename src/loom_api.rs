@@ -63,13 +63,13 @@ where
 {
     let (task, ptr) = task::new(
         f,
-        Meta {
-            id: task::next_id(),
+        Meta::new(
+            task::next_id(),
             placement,
-            weight: Weight::Medium,
-            op: OpId::NONE,
-            times: Times::queued_at(0),
-        },
+            Weight::Medium,
+            OpId::NONE,
+            Times::queued_at(0),
+        ),
     );
     (
         QueuedTask {
@@ -285,4 +285,69 @@ pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(Qu
     crate::worker::wait_until_done(&job.header, None);
     std::mem::forget(frame);
     job.into_value()
+}
+
+// ----- control plane (`control/`) -------------------------------------------------
+
+/// Allocates a free task of `op` (its op id is what pause and drain look at).
+pub fn task_of<K, F, T>(op: &Op<K>, f: F) -> (QueuedTask, Token<T>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let (task, ptr) = task::new(
+        f,
+        Meta::new(
+            task::next_id(),
+            Placement::Free,
+            Weight::Medium,
+            op.id(),
+            Times::queued_at(0),
+        ),
+    );
+    (
+        QueuedTask {
+            task,
+            header: Some(ptr),
+        },
+        Token::from_raw(ptr),
+    )
+}
+
+/// One pool's control state (`control::Control`), unbounded.
+pub struct Control(crate::control::Control);
+
+impl Default for Control {
+    fn default() -> Self {
+        Control(crate::control::Control::new(None))
+    }
+}
+
+impl Control {
+    /// `Control::pause_op`. Call it before the model's threads start: the per-op
+    /// table (`registry.rs`) is made with std primitives, outside loom's view.
+    pub fn pause_op<K>(&self, op: &Op<K>) -> bool {
+        self.0.pause_op(op.id())
+    }
+    /// `Control::resume_op`, requeueing held tasks through `requeue`.
+    pub fn resume_op<K>(&self, op: &Op<K>, requeue: impl Fn(QueuedTask)) -> bool {
+        self.0.resume_op(op.id(), &|t, _| requeue(QueuedTask::found(t)))
+    }
+    /// `Control::screen` as a worker calls it: `Some` if the task may run now.
+    pub fn screen(&self, task: QueuedTask, requeue: impl Fn(QueuedTask)) -> Option<QueuedTask> {
+        self.0
+            .screen(task.task, None, &|t, _| requeue(QueuedTask::found(t)))
+            .map(QueuedTask::found)
+    }
+    /// Tasks in held lists now.
+    pub fn held(&self) -> usize {
+        self.0.held_count()
+    }
+    /// `Handle::drain` over `lanes`: resolves every queued task `Cancelled`; returns
+    /// how many.
+    pub fn drain(&self, lanes: &Lanes, requeue: impl Fn(QueuedTask)) -> usize {
+        self.0.sweep(|f| lanes.0.take_all(f), |_| true, usize::MAX, &|t, _| {
+            requeue(QueuedTask::found(t))
+        })
+    }
 }

@@ -83,6 +83,11 @@ struct OpInner {
     id: OpId,
     weight: Weight,
     tag: Tag,
+    // ----- control plane (src/control/) -----
+    /// `Op::deadline`: a task not started this long after its spawn resolves `Expired`.
+    deadline: Option<std::time::Duration>,
+    /// `deadline` as a task stores it (`Meta::deadline_ns`): nanoseconds, 0 for none.
+    deadline_ns: u64,
 }
 
 /// A declared operation: a name, a [`Weight`] and at most one locality tag.
@@ -138,7 +143,7 @@ impl Op<Free> {
     pub fn sticky_anchor(self, anchor: impl Into<Arc<str>>) -> Op<Sticky> {
         let anchor: Arc<str> = anchor.into();
         let hash = fnv1a(anchor.as_bytes());
-        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Sticky { anchor, hash })
+        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Sticky { anchor, hash }).keep_deadline(&self)
     }
 
     /// Makes this op a *lead*: each call opens a locality domain whose seed is the
@@ -155,7 +160,7 @@ impl Op<Free> {
         S: Into<String>,
     {
         let calls: Arc<[String]> = calls.into_iter().map(Into::into).collect();
-        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Lead { calls })
+        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Lead { calls }).keep_deadline(&self)
     }
 }
 
@@ -167,15 +172,62 @@ impl<K> Op<K> {
                 name,
                 weight,
                 tag,
+                deadline: None,
+                deadline_ns: 0,
             }),
             _kind: PhantomData,
         }
     }
 
+    /// Control plane: `self` rebuilt from `from` keeps `from`'s deadline.
+    fn keep_deadline<J>(mut self, from: &Op<J>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => (inner.deadline, inner.deadline_ns) = (from.inner.deadline, from.inner.deadline_ns),
+            None => crate::fatal("a freshly built op was shared"),
+        }
+        self
+    }
+
+    /// Returns the op with a deadline: a call not *started* within `limit` of its
+    /// spawn never runs and resolves `Err(TaskError::Expired)` (it is resolved when a
+    /// worker meets it). Running calls are not interrupted.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokengate::{Coordinator, Op};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// let op = Op::new("render").deadline(Duration::from_secs(5));
+    /// assert_eq!(op.deadline_of(), Some(Duration::from_secs(5)));
+    /// assert_eq!(gate.spawn(&op, || 7).wait(), Ok(7));    // started in time
+    /// ```
+    #[must_use]
+    pub fn deadline(self, limit: std::time::Duration) -> Self {
+        let mut op = Op::build(self.inner.name.clone(), self.inner.weight, self.inner.tag.clone());
+        match Arc::get_mut(&mut op.inner) {
+            Some(inner) => {
+                inner.deadline = Some(limit);
+                inner.deadline_ns = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX).max(1);
+            }
+            None => crate::fatal("a freshly built op was shared"),
+        }
+        op
+    }
+
+    /// The op's deadline, if it has one.
+    pub fn deadline_of(&self) -> Option<std::time::Duration> {
+        self.inner.deadline
+    }
+
+    /// The deadline as stored in a task (`Meta::deadline_ns`): nanoseconds, 0 for none.
+    #[inline]
+    pub(crate) fn deadline_ns(&self) -> u64 {
+        self.inner.deadline_ns
+    }
+
     /// Returns the op with another weight, keeping its name and tags.
     #[must_use]
     pub fn weight(self, weight: Weight) -> Self {
-        Op::build(self.inner.name.clone(), weight, self.inner.tag.clone())
+        Op::build(self.inner.name.clone(), weight, self.inner.tag.clone()).keep_deadline(&self)
     }
 
     /// The op's name.

@@ -46,8 +46,23 @@
 //! and skips the claim CAS, the completion CAS and the wake.
 //!
 //! **The last reference.** A holder that loads a reference count of one holds the
-//! only reference. Counts only go down, so nobody can add one, and it frees the task
-//! without a read-modify-write (`drop_ref`).
+//! only reference. A reference is only ever added by a holder of another one (a
+//! token making an [`AbortHandle`](crate::AbortHandle), a handle being cloned), so
+//! nobody can add one then, and it frees the task without a read-modify-write
+//! (`drop_ref`).
+//!
+//! **Abort handles** (`control/status.rs`) are extra references, `Sync`, that may
+//! `cancel()` from any thread. The waiter's shortcut is therefore only taken when
+//! the count is exactly two (the queue's and the token's): then no handle exists,
+//! and none can appear, because only the blocked token owner or an existing handle
+//! could make one. With more references, the waiter runs the task the normal way.
+//!
+//! **The control plane** (`src/control/`) adds no stage. A paused task stays
+//! `QUEUED` in a held list; drain, cancel-by-id and expiry resolve a queued task
+//! through the same claim as `cancel()` (`Cancelled`, `Expired`). The claim's
+//! winner also gives back the task's admission slot (`Meta::admission`), so a
+//! bounded pool counts exactly the tasks still `QUEUED`. The winner records how the
+//! task ended in `Meta::outcome` before `DONE`, for `Token::status`.
 //!
 //! **Stack jobs.** [`join`](crate::join) queues the second closure as a *stack job*
 //! (`fork.rs`): a `Header` in the joiner's own frame, with a vtable marked `on_stack`,
@@ -70,6 +85,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
 
+use crate::control::status::{Outcome, StageNow};
 use crate::error::TaskError;
 use crate::locality::Placement;
 use crate::op::Weight;
@@ -85,7 +101,6 @@ const AWAITER: usize = 0b1000;
 const REF_ONE: usize = 0b1_0000;
 
 /// Untyped metadata every task carries.
-#[allow(dead_code)] // `op` and `times` are read by the control plane and metrics, next.
 pub(crate) struct Meta {
     /// Process-unique id (see [`next_id`]).
     pub id: u64,
@@ -97,6 +112,38 @@ pub(crate) struct Meta {
     pub op: OpId,
     /// When it was queued, started and finished.
     pub times: Times,
+
+    // ----- control plane (src/control/) ------------------------------------------
+    /// `Op::deadline` in nanoseconds from `times.queued`; 0: none.
+    pub deadline_ns: u64,
+    /// The bounded pool's admission counter this task holds a slot of; given back
+    /// by the claim's winner (`Header::claim`, `run_by_waiter`).
+    pub admission: Option<&'static crate::control::Admission>,
+    /// One plus the index of the worker that started it (0: not started; workers
+    /// are at most `MAX_WORKERS`). Relaxed, as `times`.
+    pub worker: std::sync::atomic::AtomicU32,
+    /// How it ended (`Outcome`), written by the claim's winner before `DONE`.
+    pub outcome: std::sync::atomic::AtomicU8,
+    /// True while it sits in a pause's held list.
+    pub held: std::sync::atomic::AtomicBool,
+}
+
+impl Meta {
+    /// The metadata of a task spawned now (control fields: no deadline, no slot).
+    pub(crate) fn new(id: u64, placement: Placement, weight: Weight, op: OpId, times: Times) -> Meta {
+        Meta {
+            id,
+            placement,
+            weight,
+            op,
+            times,
+            deadline_ns: 0,
+            admission: None,
+            worker: std::sync::atomic::AtomicU32::new(0),
+            outcome: std::sync::atomic::AtomicU8::new(Outcome::Pending as u8),
+            held: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
 }
 
 /// When a task was queued, started and finished, as raw [`clock`](crate::clock)
@@ -198,6 +245,9 @@ where
         let result =
             crate::worker::as_current(ptr, || catch_unwind(AssertUnwindSafe(f))).map_err(TaskError::from_panic);
         times.finished.store(crate::clock::now(), StdOrdering::Relaxed);
+        // Control plane: how it ended, for `Token::status`.
+        let outcome = if result.is_ok() { Outcome::Ok } else { Outcome::Panicked };
+        cell.header.meta.outcome.store(outcome as u8, StdOrdering::Relaxed);
         // SAFETY: still the exclusive owner of the slot until `DONE` is published.
         cell.stage.with_mut(|s| unsafe { *s = Stage::Done(result) });
     }
@@ -210,6 +260,11 @@ where
             .times
             .finished
             .store(crate::clock::now(), StdOrdering::Relaxed);
+        // Control plane: how it ended, for `Token::status`.
+        cell.header
+            .meta
+            .outcome
+            .store(Outcome::of(&err) as u8, StdOrdering::Relaxed);
         // SAFETY: exclusive access to the slot, as above.
         let stage = cell
             .stage
@@ -287,13 +342,7 @@ impl Header {
             state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
             waker: AtomicWaker::new(),
             vtable,
-            meta: Meta {
-                id: 0,
-                placement: Placement::Free,
-                weight: Weight::Medium,
-                op: OpId::NONE,
-                times: Times::queued_at(0),
-            },
+            meta: Meta::new(0, Placement::Free, Weight::Medium, OpId::NONE, Times::queued_at(0)),
         }
     }
 
@@ -310,7 +359,13 @@ impl Header {
                 .state
                 .compare_exchange_weak(s, s | RUNNING, Ordering::Acquire, Ordering::Relaxed)
             {
-                Ok(_) => return true,
+                Ok(_) => {
+                    // Control plane: the task left `QUEUED`; give back its slot.
+                    if let Some(admission) = self.meta.admission {
+                        admission.release();
+                    }
+                    return true;
+                }
                 Err(actual) => s = actual,
             }
         }
@@ -419,6 +474,24 @@ impl Header {
         self.state.load(Ordering::Acquire) & STAGE == DONE
     }
 
+    /// The stage bits of the state word, for `Token::status` (`QUEUED`, `RUNNING`
+    /// or `DONE`, as [`Stage`]). Acquire, so a `Done` makes `Meta::outcome` visible.
+    pub(crate) fn stage(&self) -> StageNow {
+        // ORDERING: Acquire pairs with the completing CAS's Release (see `is_done`).
+        match self.state.load(Ordering::Acquire) & STAGE {
+            QUEUED => StageNow::Queued,
+            RUNNING => StageNow::Running,
+            _ => StageNow::Done,
+        }
+    }
+
+    /// Adds a reference for an [`AbortHandle`](crate::AbortHandle). The caller must
+    /// hold one (module docs, "The last reference").
+    pub(crate) fn add_ref(&self) {
+        // Relaxed, as `Arc::clone`: the caller's own reference keeps the task alive.
+        self.state.fetch_add(REF_ONE, Ordering::Relaxed);
+    }
+
     /// True if `cancel()` was called on this task's token.
     pub(crate) fn cancel_requested(&self) -> bool {
         self.state.load(Ordering::Relaxed) & CANCEL != 0
@@ -515,6 +588,12 @@ impl TaskRef {
     /// read-modify-write is needed. Returns true if this call ran it (false: it was
     /// cancelled before it was popped).
     pub(crate) fn run_by_waiter(self) -> bool {
+        // More than the queue's and the token's reference: an abort handle exists and
+        // may cancel from another thread, so take the normal path (module docs).
+        // SAFETY: we hold the queue's reference.
+        if unsafe { self.ptr.as_ref() }.state.load(Ordering::Relaxed) >= 3 * REF_ONE {
+            return self.run();
+        }
         let ptr = self.into_raw();
         // SAFETY: `into_raw` handed us the queue's reference.
         let header = unsafe { ptr.as_ref() };
@@ -528,6 +607,10 @@ impl TaskRef {
             return false;
         }
         header.state.store(s | RUNNING, Ordering::Relaxed);
+        // Control plane: the task left `QUEUED`; give back its slot.
+        if let Some(admission) = header.meta.admission {
+            admission.release();
+        }
         // SAFETY: `RUNNING` is ours: nobody else can claim the task (module docs).
         unsafe { (header.vtable.run)(ptr) };
         header.meta.placement.release();
@@ -561,6 +644,12 @@ impl TaskRef {
 
     /// Resolves the task with `err` unless it was already claimed.
     pub(crate) fn abort(self, err: TaskError) {
+        let _ = self.try_abort(err);
+    }
+
+    /// `abort`, returning true if this call resolved the task (control plane: drain
+    /// counts).
+    pub(crate) fn try_abort(self, err: TaskError) -> bool {
         let ptr = self.into_raw();
         // SAFETY: `into_raw` handed us the queue's reference.
         let header = unsafe { ptr.as_ref() };
@@ -568,10 +657,30 @@ impl TaskRef {
             // SAFETY: we won the claim; the vtable matches the allocation.
             unsafe { (header.vtable.abort)(ptr, err) };
             Header::complete(ptr, true);
+            true
         } else {
             // SAFETY: we own the reference and do not use it again.
             unsafe { Header::drop_ref(ptr) };
+            false
         }
+    }
+
+    /// The task's header (control plane: `Shared::requeue`).
+    pub(crate) fn header(&self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    /// The task's metadata (control plane: op, deadline, placement).
+    pub(crate) fn meta(&self) -> &Meta {
+        // SAFETY: this handle owns a reference, so the header is alive while `self` is.
+        &unsafe { self.ptr.as_ref() }.meta
+    }
+
+    /// True for a `join` stack job (exempt from pause and drain: it is part of its
+    /// joiner's running task).
+    pub(crate) fn is_stack_job(&self) -> bool {
+        // SAFETY: as in `meta`.
+        unsafe { self.ptr.as_ref() }.vtable.on_stack
     }
 
     /// Gives up the handle without dropping its reference.

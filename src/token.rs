@@ -132,6 +132,38 @@ impl<T> Token<T> {
         Header::cancel(self.ptr)
     }
 
+    /// A snapshot of where the task is: id, op name, state (queued, held, running,
+    /// finished, cancelled, ...), the worker that started it, and when it was queued,
+    /// started and finished. Cheap: a few loads, no lock (control plane).
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op, TaskState};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// gate.pause();
+    /// let t = gate.spawn(&Op::new("status"), || 1);
+    /// assert!(matches!(t.status().state, TaskState::Queued | TaskState::Held));
+    /// gate.resume();
+    /// while !t.is_finished() { std::thread::yield_now(); }
+    /// assert_eq!(t.status().state, TaskState::Finished);
+    /// ```
+    pub fn status(&self) -> crate::TaskStatus {
+        crate::TaskStatus::of(self.header())
+    }
+
+    /// A handle that can cancel this task from any thread (`Clone + Send + Sync`).
+    ///
+    /// ```
+    /// # let gate = tokengate::Coordinator::builder().workers(1).build().unwrap();
+    /// let t = gate.spawn(&tokengate::Op::new("x"), || 1);
+    /// let abort = t.abort_handle();
+    /// assert_eq!(abort.id(), t.id());
+    /// assert_eq!(t.wait(), Ok(1));
+    /// assert!(!abort.cancel());                       // already done
+    /// ```
+    pub fn abort_handle(&self) -> crate::AbortHandle {
+        crate::AbortHandle::new(self.ptr)
+    }
+
     /// Blocks until the task has finished, then returns its result.
     ///
     /// On a worker thread this runs other queued work while it waits, so a task may

@@ -242,6 +242,19 @@ impl WorkerCtx {
         if stolen > 0 {
             WorkerInfo::bump(&info.stolen, stolen as u64);
         }
+        // Control plane (src/control): a paused op's task is held, an expired one
+        // resolved. One relaxed load when no control is in use.
+        let task = if self.shared.control.is_active() {
+            match self.screen(task) {
+                Some(task) => task,
+                None => return self.give_back_permit(permit),
+            }
+        } else {
+            task
+        };
+        task.meta()
+            .worker
+            .store(self.index as u32 + 1, std::sync::atomic::Ordering::Relaxed);
         if permit {
             self.holding_heavy.set(true);
         }
@@ -259,6 +272,26 @@ impl WorkerCtx {
         }
         if ran {
             WorkerInfo::bump(&info.executed, 1);
+        }
+    }
+
+    /// Control plane: screens a found task (`Control::screen`); `None` if it was
+    /// held or resolved instead of being run.
+    #[cold]
+    fn screen(&self, task: TaskRef) -> Option<TaskRef> {
+        let shared = &*self.shared;
+        shared
+            .control
+            .screen(task, Some(self.index), &|t, w| shared.requeue(t, w))
+    }
+
+    /// Control plane: a permit taken for a task that did not run goes back.
+    fn give_back_permit(&self, permit: bool) {
+        if permit {
+            self.shared.heavy.release();
+            if self.shared.lanes.has_heavy() {
+                self.shared.sleep.notify_one();
+            }
         }
     }
 

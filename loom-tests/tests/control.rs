@@ -1,0 +1,135 @@
+//! Models C1-C2: the control plane (`src/control/`).
+//!
+//! C1: the pause/resume hand-off (`control/pause.rs`). A worker meets a task of a
+//! paused op and holds it while another thread resumes the op. The task must not be
+//! stranded in the held list (lost: nobody would ever requeue it, the wake-up of
+//! resume is lost), and must run exactly once.
+//!
+//! C2: drain racing a worker's pop and the token's own `cancel()`
+//! (`control/sweep.rs`). Exactly one of them resolves the task, and the drain's
+//! count is exact (it counts only a claim it won).
+//!
+//! C3: an `AbortHandle` cancelling from another thread while the token's owner, a
+//! worker blocked in `wait()`, pops its own child (the waiter's shortcut of
+//! `task.rs`, which must not be taken while a handle exists).
+//!
+//! Seeded bugs (each made the model fail, then was reverted):
+//! - C1: `Control::hold` without its re-check after the fence ("if the pause was
+//!   lifted meanwhile, empty the list") -> "a task was stranded in a held list".
+//! - C2: `Control::sweep` counting every picked task instead of the claims it won
+//!   (`resolved += 1` whatever `try_abort` returned) -> the sum of outcomes is 2.
+//! - C3: `TaskRef::run_by_waiter` without its reference-count check (shortcut taken
+//!   with a handle alive) -> loom: "Concurrent write accesses to `UnsafeCell`"
+//!   (the waiter runs the closure while the handle's cancel writes the result).
+
+use std::sync::Arc;
+
+use loom::thread;
+use tokengate::loom_api::{self, Control, HeavyGate};
+use tokengate::{Coordinator, Op, TaskError, Weight};
+use tokengate_loom_tests::{model, Runs};
+
+/// Model C1: hold against resume; then whatever was requeued is run.
+#[test]
+fn pause_resume_handoff_loses_nothing() {
+    model(|| {
+        let op = Op::new("loom-paused");
+        let control = Arc::new(Control::default());
+        let (lanes, mut locals) = loom_api::lanes(1);
+        let lanes = Arc::new(lanes);
+        assert!(control.pause_op(&op));
+        let runs = Runs::new();
+        let r = runs.clone();
+        let (task, token) = loom_api::task_of(&op, move || r.hit());
+
+        let (c, l) = (Arc::clone(&control), Arc::clone(&lanes));
+        let worker = thread::spawn(move || {
+            // A worker meeting the task: held (paused) or, if already resumed, run.
+            if let Some(t) = c.screen(task, |t| l.push_injector(Weight::Medium, t)) {
+                t.run();
+            }
+        });
+        let (c, l, o) = (Arc::clone(&control), Arc::clone(&lanes), op.clone());
+        let resumer = thread::spawn(move || {
+            assert!(c.resume_op(&o, |t| l.push_injector(Weight::Medium, t)));
+        });
+        worker.join().unwrap();
+        resumer.join().unwrap();
+
+        assert_eq!(control.held(), 0, "a task was stranded in a held list");
+        let local = locals.pop().unwrap();
+        let gate = HeavyGate::new(1);
+        while let Some(found) = lanes.find_work(0, &local, 1, &gate, false, false) {
+            found.task.run();
+        }
+        assert!(token.is_finished(), "the task was lost");
+        assert_eq!(runs.get(), 1, "the task ran exactly once");
+    });
+}
+
+/// Model C2: a queued task; a worker pops it, a drain sweeps, the token cancels.
+#[test]
+fn drain_races_pop_and_cancel() {
+    model(|| {
+        let op = Op::new("loom-drained");
+        let control = Arc::new(Control::default());
+        let (lanes, mut locals) = loom_api::lanes(1);
+        let lanes = Arc::new(lanes);
+        let runs = Runs::new();
+        let r = runs.clone();
+        let (task, token) = loom_api::task_of(&op, move || r.hit());
+        lanes.push_injector(Weight::Medium, task);
+
+        let local = locals.pop().unwrap();
+        let l = Arc::clone(&lanes);
+        let worker = thread::spawn(move || {
+            let gate = HeavyGate::new(1);
+            l.find_work(0, &local, 1, &gate, false, false)
+                .is_some_and(|found| found.task.run())
+        });
+        let (c, l) = (Arc::clone(&control), Arc::clone(&lanes));
+        let drainer = thread::spawn(move || c.drain(&l, |t| l.push_injector(Weight::Medium, t)));
+        let cancelled = token.cancel();
+        let ran = worker.join().unwrap();
+        let drained = drainer.join().unwrap();
+
+        assert_eq!(
+            usize::from(ran) + drained + usize::from(cancelled),
+            1,
+            "exactly one of run / drain / cancel resolves the task (ran {ran}, drained {drained}, cancelled {cancelled})"
+        );
+        assert_eq!(runs.get(), usize::from(ran));
+        assert!(token.is_finished());
+    });
+}
+
+/// Model C3: a parent on a 1-worker pool spawns a child, hands an abort handle of it
+/// to another thread that cancels, and waits on the child (it pops it itself from
+/// its own lane). Exactly one of run / cancel wins, and the closure runs iff the
+/// cancel lost.
+#[test]
+fn abort_handle_races_the_waiters_shortcut() {
+    model(|| {
+        let gate = Coordinator::builder().workers(1).pin_workers(false).build().unwrap();
+        let runs = Runs::new();
+        let r = runs.clone();
+        let parent = gate.spawn(&Op::new("loom-parent"), move || {
+            let r2 = r.clone();
+            let child = tokengate::spawn(&Op::new("loom-child"), move || {
+                r2.hit();
+                5u32
+            });
+            let abort = child.abort_handle();
+            let canceller = thread::spawn(move || abort.cancel());
+            let result = child.wait();
+            (result, canceller.join().unwrap())
+        });
+        let (result, cancelled) = parent.wait().unwrap();
+        match result {
+            Ok(v) => assert!(v == 5 && !cancelled && runs.get() == 1),
+            Err(TaskError::Cancelled) => assert!(cancelled && runs.get() == 0),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        gate.shutdown();
+    });
+}
