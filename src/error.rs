@@ -82,6 +82,8 @@ pub enum BuildError {
     },
     /// The operating system refused to start a worker thread.
     Spawn(std::io::Error),
+    /// A storage tier limit was 0 or too large ([`Builder::storage_limit`](crate::Builder::storage_limit)).
+    StorageLimit(crate::StorageLimitError),
 }
 
 impl fmt::Display for BuildError {
@@ -97,6 +99,7 @@ impl fmt::Display for BuildError {
                  it must be less than the worker count"
             ),
             BuildError::Spawn(e) => write!(f, "failed to start a worker thread: {e}"),
+            BuildError::StorageLimit(e) => e.fmt(f),
         }
     }
 }
@@ -105,6 +108,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Spawn(e) => Some(e),
+            BuildError::StorageLimit(e) => Some(e),
             _ => None,
         }
     }

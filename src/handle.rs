@@ -5,6 +5,7 @@
 use crate::coordinator::Shared;
 use crate::locality::LocalityStats;
 use crate::op::{fnv1a, Op};
+use crate::storage::{StorageLimitError, StorageSpeed, StorageStats};
 use crate::sync::Arc;
 use crate::token::Token;
 use crate::worker::{self, WorkerStats};
@@ -54,7 +55,7 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.shared.spawn(op.tag(), op.weight_of(), f)
+        self.shared.spawn_op(op, f)
     }
 
     /// The decorator analogue: declares `f` once as `op` and returns a plain function
@@ -123,5 +124,34 @@ impl Handle {
     /// Domain and pin counters.
     pub fn locality_stats(&self) -> LocalityStats {
         self.shared.locality.stats()
+    }
+
+    /// Changes a storage tier's limit at run time. Raising it admits queued tasks at
+    /// once; lowering it lets running tasks finish and admits none until fewer than
+    /// `limit` run. A limit of 0 or above [`MAX_STORAGE_LIMIT`](crate::MAX_STORAGE_LIMIT)
+    /// is refused and changes nothing.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, StorageSpeed};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// gate.set_storage_limit(StorageSpeed::Fast, 64).unwrap();
+    /// assert_eq!(gate.storage_stats()[StorageSpeed::Fast as usize].limit, 64);
+    /// ```
+    pub fn set_storage_limit(&self, speed: StorageSpeed, limit: usize) -> Result<(), StorageLimitError> {
+        self.shared.storage.set_limit(speed, limit)
+    }
+
+    /// Counters of every storage tier, slowest first (index = `speed as usize`).
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op, StorageSpeed};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// let op = Op::new("io").storage_speed(StorageSpeed::Slow);
+    /// gate.spawn(&op, || ()).wait().unwrap();
+    /// let slow = gate.storage_stats()[0];
+    /// assert_eq!((slow.speed, slow.limit, slow.completed, slow.peak_active), (StorageSpeed::Slow, 10, 1, 1));
+    /// ```
+    pub fn storage_stats(&self) -> Vec<StorageStats> {
+        self.shared.storage.stats()
     }
 }

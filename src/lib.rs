@@ -111,6 +111,7 @@ mod lanes;
 mod locality;
 mod op;
 mod sleep;
+mod storage;
 mod sync;
 mod task;
 mod token;
@@ -128,7 +129,8 @@ pub use fork::join;
 pub use handle::Handle;
 pub use join::{join_all, JoinAll};
 pub use locality::LocalityStats;
-pub use op::{Free, Lead, Op, Sticky, Weight};
+pub use op::{Free, Lead, Op, Sticky, Storage, Weight};
+pub use storage::{StorageLimitError, StorageSpeed, StorageStats, MAX_STORAGE_LIMIT};
 pub use token::Token;
 pub use worker::{current_worker, is_cancelled, WorkerStats};
 

@@ -10,6 +10,8 @@
 //! - [`Op::sticky_anchor`]: every *active* token with the same anchor runs on one
 //!   worker (see [`locality`](crate::Handle::anchor_worker)).
 //! - [`Op::external_calls`]: the op is a *lead*; each call opens a locality domain.
+//! - [`Op::storage_speed`]: the op does blocking I/O; each call runs on the storage
+//!   lane of its [`StorageSpeed`] tier, never on a CPU worker (`src/storage/`).
 //!
 //! An op can be sticky or a lead, never both. This is enforced by the type: the
 //! methods live on `Op<Free>` only and return `Op<Sticky>` or `Op<Lead>`, which
@@ -19,10 +21,26 @@
 //! use tokengate::Op;
 //! let op = Op::new("x").sticky_anchor("a").external_calls(["child"]);
 //! ```
+//!
+//! A storage op has no locality tag either: it runs on the storage threads, so an
+//! anchor or a domain could not hold. `storage_speed` also lives on `Op<Free>` only
+//! and returns `Op<Storage>`, so neither combination compiles, in either order:
+//!
+//! ```compile_fail
+//! use tokengate::{Op, StorageSpeed};
+//! let op = Op::new("x").storage_speed(StorageSpeed::Slow).sticky_anchor("a");
+//! ```
+//!
+//! ```compile_fail
+//! use tokengate::{Op, StorageSpeed};
+//! let op = Op::new("x").external_calls(["child"]).storage_speed(StorageSpeed::Slow);
+//! ```
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+
+use crate::storage::StorageSpeed;
 
 /// How expensive one call of an operation is. The default is `Medium`.
 ///
@@ -58,6 +76,9 @@ pub enum Sticky {}
 /// Type-state marker: a lead op (it has `external_calls`).
 #[derive(Debug, Clone, Copy)]
 pub enum Lead {}
+/// Type-state marker: a storage op (it has a `storage_speed`).
+#[derive(Debug, Clone, Copy)]
+pub enum Storage {}
 
 /// The locality tag an op carries, as stored at run time.
 #[derive(Debug, Clone)]
@@ -79,11 +100,13 @@ struct OpInner {
     name: Arc<str>,
     weight: Weight,
     tag: Tag,
+    /// The storage tier, for `Op<Storage>` only.
+    storage: Option<StorageSpeed>,
 }
 
 /// A declared operation: a name, a [`Weight`] and at most one locality tag.
 ///
-/// `K` is [`Free`] (the default), [`Sticky`] or [`Lead`].
+/// `K` is [`Free`] (the default), [`Sticky`], [`Lead`] or [`Storage`].
 ///
 /// ```
 /// use tokengate::{Coordinator, Op, Weight};
@@ -113,6 +136,7 @@ impl<K> fmt::Debug for Op<K> {
             .field("name", &self.inner.name)
             .field("weight", &self.inner.weight)
             .field("tag", &self.inner.tag)
+            .field("storage", &self.inner.storage)
             .finish()
     }
 }
@@ -120,7 +144,7 @@ impl<K> fmt::Debug for Op<K> {
 impl Op<Free> {
     /// Declares an operation with the default weight (`Medium`) and no locality tag.
     pub fn new(name: impl Into<Arc<str>>) -> Self {
-        Op::build(name.into(), Weight::default(), Tag::None)
+        Op::build(name.into(), Weight::default(), Tag::None, None)
     }
 
     /// Makes every active token of this op (and of any op with the same anchor) run on
@@ -134,7 +158,7 @@ impl Op<Free> {
     pub fn sticky_anchor(self, anchor: impl Into<Arc<str>>) -> Op<Sticky> {
         let anchor: Arc<str> = anchor.into();
         let hash = fnv1a(anchor.as_bytes());
-        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Sticky { anchor, hash })
+        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Sticky { anchor, hash }, None)
     }
 
     /// Makes this op a *lead*: each call opens a locality domain whose seed is the
@@ -151,14 +175,42 @@ impl Op<Free> {
         S: Into<String>,
     {
         let calls: Arc<[String]> = calls.into_iter().map(Into::into).collect();
-        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Lead { calls })
+        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Lead { calls }, None)
+    }
+
+    /// Makes this a storage op: each call is blocking I/O that runs on the storage
+    /// lane, at most the tier's limit at once ([`StorageSpeed::default_limit`]), and
+    /// never on a CPU worker. See the crate docs, "Storage lane".
+    ///
+    /// The op's [`Weight`] still applies to metrics and to what the task spawns
+    /// through `join`, but not to admission: a tier admits its tasks strictly in
+    /// spawn order, whatever their weights.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op, StorageSpeed, Weight};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// let path = std::env::temp_dir().join(format!("tokengate-doc-{}.json", std::process::id()));
+    /// let write = Op::new("write_json").weight(Weight::Light).storage_speed(StorageSpeed::Moderate);
+    /// assert_eq!(write.storage_speed_of(), StorageSpeed::Moderate);
+    /// let p = path.clone();
+    /// let t = gate.spawn(&write, move || std::fs::write(p, b"{}"));
+    /// assert!(t.wait().unwrap().is_ok());
+    /// std::fs::remove_file(path).unwrap();
+    /// ```
+    pub fn storage_speed(self, speed: StorageSpeed) -> Op<Storage> {
+        Op::build(self.inner.name.clone(), self.inner.weight, Tag::None, Some(speed))
     }
 }
 
 impl<K> Op<K> {
-    fn build(name: Arc<str>, weight: Weight, tag: Tag) -> Self {
+    fn build(name: Arc<str>, weight: Weight, tag: Tag, storage: Option<StorageSpeed>) -> Self {
         Op {
-            inner: Arc::new(OpInner { name, weight, tag }),
+            inner: Arc::new(OpInner {
+                name,
+                weight,
+                tag,
+                storage,
+            }),
             _kind: PhantomData,
         }
     }
@@ -166,7 +218,7 @@ impl<K> Op<K> {
     /// Returns the op with another weight, keeping its name and tags.
     #[must_use]
     pub fn weight(self, weight: Weight) -> Self {
-        Op::build(self.inner.name.clone(), weight, self.inner.tag.clone())
+        Op::build(self.inner.name.clone(), weight, self.inner.tag.clone(), self.inner.storage)
     }
 
     /// The op's name.
@@ -181,6 +233,28 @@ impl<K> Op<K> {
 
     pub(crate) fn tag(&self) -> &Tag {
         &self.inner.tag
+    }
+
+    /// The storage tier if this is an `Op<Storage>`.
+    pub(crate) fn storage(&self) -> Option<StorageSpeed> {
+        self.inner.storage
+    }
+}
+
+impl Op<Storage> {
+    /// The op's storage tier.
+    ///
+    /// ```
+    /// use tokengate::{Op, StorageSpeed, Weight};
+    /// // `weight` keeps the tier, before or after `storage_speed`.
+    /// let op = Op::new("append_log").storage_speed(StorageSpeed::Fast).weight(Weight::Heavy);
+    /// assert_eq!((op.storage_speed_of(), op.weight_of()), (StorageSpeed::Fast, Weight::Heavy));
+    /// ```
+    pub fn storage_speed_of(&self) -> StorageSpeed {
+        match self.inner.storage {
+            Some(speed) => speed,
+            None => crate::fatal("Op<Storage> without a storage speed"),
+        }
     }
 }
 
