@@ -269,13 +269,17 @@ impl StorageLane {
     }
 
     /// Closes the lane: `abort` false for a graceful shutdown (queued tasks still run),
-    /// true for a drop (queued tasks resolve `Shutdown`). Wakes every idle thread so
+    /// true for a drop (queued tasks resolve `Shutdown`, here). Wakes every idle thread so
     /// it sees the change. Does not wait; `join` does. Idempotent, and an abort may
     /// follow a drain.
     pub(crate) fn close(&self, abort: bool) {
         let to = if abort { ABORT } else { DRAIN };
         // ORDERING: SeqCst: see `state`.
         self.state.fetch_max(to, Ordering::SeqCst);
+        if abort {
+            // Resolve the queues now: every thread may be busy with a running task.
+            self.abort_queued();
+        }
         self.threads.wake_all();
     }
 
