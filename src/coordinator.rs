@@ -166,7 +166,7 @@ impl Shared {
             task.abort(TaskError::Shutdown);
             return Token::from_raw(ptr);
         }
-        self.storage.push(speed, task);
+        StorageLane::push(&self.storage, speed, task);
         // ORDERING: SeqCst fence and load: the spawn/shutdown Dekker pair (module docs).
         fence(Ordering::SeqCst);
         if !self.accepts(self.state.load(Ordering::SeqCst), inside) {

@@ -5,7 +5,7 @@
 use crate::coordinator::Shared;
 use crate::locality::LocalityStats;
 use crate::op::{fnv1a, Op};
-use crate::storage::{StorageLimitError, StorageSpeed, StorageStats};
+use crate::storage::{StorageLane, StorageLimitError, StorageSpeed, StorageStats};
 use crate::sync::Arc;
 use crate::token::Token;
 use crate::worker::{self, WorkerStats};
@@ -138,7 +138,7 @@ impl Handle {
     /// assert_eq!(gate.storage_stats()[StorageSpeed::Fast as usize].limit, 64);
     /// ```
     pub fn set_storage_limit(&self, speed: StorageSpeed, limit: usize) -> Result<(), StorageLimitError> {
-        self.shared.storage.set_limit(speed, limit)
+        StorageLane::set_limit(&self.shared.storage, speed, limit)
     }
 
     /// Counters of every storage tier, slowest first (index = `speed as usize`).

@@ -158,7 +158,12 @@ impl Op<Free> {
     pub fn sticky_anchor(self, anchor: impl Into<Arc<str>>) -> Op<Sticky> {
         let anchor: Arc<str> = anchor.into();
         let hash = fnv1a(anchor.as_bytes());
-        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Sticky { anchor, hash }, None)
+        Op::build(
+            self.inner.name.clone(),
+            self.inner.weight,
+            Tag::Sticky { anchor, hash },
+            None,
+        )
     }
 
     /// Makes this op a *lead*: each call opens a locality domain whose seed is the
@@ -218,7 +223,12 @@ impl<K> Op<K> {
     /// Returns the op with another weight, keeping its name and tags.
     #[must_use]
     pub fn weight(self, weight: Weight) -> Self {
-        Op::build(self.inner.name.clone(), weight, self.inner.tag.clone(), self.inner.storage)
+        Op::build(
+            self.inner.name.clone(),
+            weight,
+            self.inner.tag.clone(),
+            self.inner.storage,
+        )
     }
 
     /// The op's name.

@@ -57,7 +57,10 @@ fn cap_holds_exactly_on_slow() {
     }
     assert_eq!(gauge.peak.load(SeqCst), 10, "Slow runs exactly 10 at once");
     let s = stats(&gate, StorageSpeed::Slow);
-    assert_eq!((s.limit, s.peak_active, s.completed, s.active, s.queued), (10, 10, 200, 0, 0));
+    assert_eq!(
+        (s.limit, s.peak_active, s.completed, s.active, s.queued),
+        (10, 10, 200, 0, 0)
+    );
 }
 
 #[test]
@@ -77,10 +80,15 @@ fn tiers_are_independent() {
             l.wait();
         })
     };
-    let tokens: Vec<_> = [StorageSpeed::Slow, StorageSpeed::Slow, StorageSpeed::Fast, StorageSpeed::Fast]
-        .into_iter()
-        .map(block)
-        .collect();
+    let tokens: Vec<_> = [
+        StorageSpeed::Slow,
+        StorageSpeed::Slow,
+        StorageSpeed::Fast,
+        StorageSpeed::Fast,
+    ]
+    .into_iter()
+    .map(block)
+    .collect();
     // A full Slow tier does not hold back Fast: 1 + 2 run.
     spin_until("one Slow and two Fast tasks to run", || arrived.load(SeqCst) == 3);
     let (slow, fast) = (stats(&gate, StorageSpeed::Slow), stats(&gate, StorageSpeed::Fast));
@@ -106,14 +114,20 @@ fn cpu_tasks_complete_while_every_storage_slot_is_blocked() {
             gate.spawn(&io, move || l.wait())
         })
         .collect();
-    spin_until("both slots to be taken", || stats(&gate, StorageSpeed::Moderate).active == 2);
+    spin_until("both slots to be taken", || {
+        stats(&gate, StorageSpeed::Moderate).active == 2
+    });
     // The one CPU worker is free: storage work never runs on it.
     let cpu = Op::new("cpu").weight(Weight::Light);
     let results: Vec<_> = (0..100u64).map(|i| gate.spawn(&cpu, move || i * 2)).collect();
     let sum: u64 = results.into_iter().map(|t| get(t).unwrap()).sum();
     assert_eq!(sum, 9900);
     let s = stats(&gate, StorageSpeed::Moderate);
-    assert_eq!((s.active, s.queued), (2, 5), "storage still blocked while CPU work finished");
+    assert_eq!(
+        (s.active, s.queued),
+        (2, 5),
+        "storage still blocked while CPU work finished"
+    );
     latch.open();
     for t in stuck {
         assert_eq!(get(t), Ok(()));
@@ -203,7 +217,9 @@ fn lowering_a_limit_lets_running_finish_and_admits_none_until_under_it() {
     gate.set_storage_limit(StorageSpeed::Insane, 2).unwrap();
     gauge.peak.store(0, SeqCst);
     let after = |completed: u64| {
-        spin_until("the slot to be given back", || stats(&gate, StorageSpeed::Insane).completed == completed);
+        spin_until("the slot to be given back", || {
+            stats(&gate, StorageSpeed::Insane).completed == completed
+        });
         let s = stats(&gate, StorageSpeed::Insane);
         (s.active, s.queued)
     };
@@ -231,10 +247,20 @@ fn a_tier_admits_in_spawn_order_whatever_the_weight() {
         .unwrap();
     let latch = Latch::new();
     let l = Arc::clone(&latch);
-    let blocker = gate.spawn(&Op::new("block").storage_speed(StorageSpeed::Moderate), move || l.wait());
-    spin_until("the blocker to run", || stats(&gate, StorageSpeed::Moderate).active == 1);
+    let blocker = gate.spawn(&Op::new("block").storage_speed(StorageSpeed::Moderate), move || {
+        l.wait()
+    });
+    spin_until("the blocker to run", || {
+        stats(&gate, StorageSpeed::Moderate).active == 1
+    });
     let order = Arc::new(Mutex::new(Vec::new()));
-    let weights = [Weight::Heavy, Weight::Light, Weight::Medium, Weight::Light, Weight::Heavy];
+    let weights = [
+        Weight::Heavy,
+        Weight::Light,
+        Weight::Medium,
+        Weight::Light,
+        Weight::Heavy,
+    ];
     let tokens: Vec<_> = weights
         .iter()
         .enumerate()
@@ -258,5 +284,8 @@ fn bad_limits_are_refused_with_a_typed_error() {
     let err = gate.set_storage_limit(StorageSpeed::Insane, tokengate::MAX_STORAGE_LIMIT + 1);
     assert_eq!(err.map_err(|e| e.limit), Err(tokengate::MAX_STORAGE_LIMIT + 1));
     assert_eq!(stats(&gate, StorageSpeed::Insane).limit, 70);
-    assert!(Coordinator::builder().storage_limit(StorageSpeed::Slow, 0).build().is_err());
+    assert!(Coordinator::builder()
+        .storage_limit(StorageSpeed::Slow, 0)
+        .build()
+        .is_err());
 }

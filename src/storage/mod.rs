@@ -35,9 +35,9 @@ use crate::error::TaskError;
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::task::TaskRef;
 
-pub(crate) use threads::{current_owner, on_storage_thread};
 use threads::Threads;
-use tier::Tier;
+pub(crate) use threads::{current_owner, on_storage_thread};
+pub(crate) use tier::Tier;
 
 /// A storage tier: how many blocking I/O tasks of the tier may run at once.
 ///
@@ -193,18 +193,18 @@ impl StorageLane {
 
     /// Queues `task` on its tier and makes sure a thread comes if a slot is free.
     /// Never blocks. The caller re-checks the coordinator's state afterwards.
-    pub(crate) fn push(self: &Arc<Self>, speed: StorageSpeed, task: TaskRef) {
-        if self.tiers[speed.index()].push(task) {
-            self.threads.wake_or_start(self, 1);
+    pub(crate) fn push(lane: &Arc<Self>, speed: StorageSpeed, task: TaskRef) {
+        if lane.tiers[speed.index()].push(task) {
+            lane.threads.wake_or_start(lane, 1);
         }
     }
 
     /// Sets a tier's limit at run time. Raising it admits queued tasks at once;
     /// lowering it lets running tasks finish and admits none until under the limit.
-    pub(crate) fn set_limit(self: &Arc<Self>, speed: StorageSpeed, limit: usize) -> Result<(), StorageLimitError> {
+    pub(crate) fn set_limit(lane: &Arc<Self>, speed: StorageSpeed, limit: usize) -> Result<(), StorageLimitError> {
         speed.check_limit(limit)?;
-        let admissible = self.tiers[speed.index()].set_limit(limit);
-        self.threads.wake_or_start(self, admissible);
+        let admissible = lane.tiers[speed.index()].set_limit(limit);
+        lane.threads.wake_or_start(lane, admissible);
         Ok(())
     }
 
@@ -286,7 +286,7 @@ impl StorageLane {
     /// Closes the lane (graceful unless `abort`), waits for every storage thread to
     /// exit (except the calling one, if it is a storage thread) and resolves what is
     /// left: graceful, it runs it on this thread; abort, it resolves it `Shutdown`.
-    pub(crate) fn join(self: &Arc<Self>, abort: bool) {
+    pub(crate) fn join(&self, abort: bool) {
         self.close(abort);
         self.threads.join(self);
         if !abort {

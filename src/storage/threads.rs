@@ -249,8 +249,7 @@ impl Threads {
         let me = current().id();
         let own = usize::from(ptr::eq(LANE.with(Cell::get), lane));
         loop {
-            let handles: Vec<_> =
-                std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
+            let handles: Vec<_> = std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
             let mut mine = Vec::new();
             for (handle, exited) in handles {
                 if handle.thread().id() == me {
@@ -259,10 +258,7 @@ impl Threads {
                     let _ = handle.join();
                 }
             }
-            self.handles
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(mine);
+            self.handles.lock().unwrap_or_else(PoisonError::into_inner).extend(mine);
             // ORDERING: SeqCst, as every access to `live`.
             if self.live.load(Ordering::SeqCst) & !CLOSED <= own {
                 return;
