@@ -147,13 +147,17 @@ fn storage_spawn_racing_drop_resolves() {
         let r = runs.clone();
         let spawner = thread::spawn(move || {
             let op = Op::new("io").storage_speed(StorageSpeed::Slow);
-            handle.spawn(&op, move || {
+            let token = handle.spawn(&op, move || {
                 r.hit();
                 11u32
-            })
+            });
+            // Keep the pool's shared state alive: its queues' safety net (dropped
+            // tasks resolve `Shutdown`) must not be what resolves the token.
+            (handle, token)
         });
         drop(gate);
-        match spawner.join().unwrap().wait() {
+        let (_handle, token) = spawner.join().unwrap();
+        match token.wait() {
             Ok(v) => assert_eq!((v, runs.get()), (11, 1)),
             Err(TaskError::Shutdown) => assert_eq!(runs.get(), 0, "resolved Shutdown, yet ran"),
             Err(e) => panic!("unexpected {e:?}"),
