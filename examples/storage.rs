@@ -104,7 +104,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // CPU work runs on the workers meanwhile; storage never blocks them.
     let sums = join_all((0..64).map(|s| gate.spawn(&cpu, move || checksum(s))));
-    let cpu_done = sums.wait().into_iter().map(|r| r.expect("checksum")).fold(0, u64::wrapping_add);
+    let cpu_done = sums
+        .wait()
+        .into_iter()
+        .map(|r| r.expect("checksum"))
+        .fold(0, u64::wrapping_add);
     let cpu_time = started.elapsed();
     let mut bytes = 0;
     for r in join_all(io).wait() {
@@ -121,7 +125,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         let measured = gauges[s.speed as usize].peak.load(SeqCst);
-        assert!(measured <= s.limit, "{:?}: {measured} ran at once, limit {}", s.speed, s.limit);
+        assert!(
+            measured <= s.limit,
+            "{:?}: {measured} ran at once, limit {}",
+            s.speed,
+            s.limit
+        );
         println!(
             "{:<9} {:>6} {:>6} {:>10}",
             format!("{:?}", s.speed),
