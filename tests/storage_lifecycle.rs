@@ -159,27 +159,46 @@ fn spawn_and_join_inside_a_storage_task() {
 
 #[test]
 fn graceful_shutdown_drains_the_storage_queues() {
+    static WORKER_EXITED: AtomicUsize = AtomicUsize::new(0);
+    struct OnExit;
+    impl Drop for OnExit {
+        fn drop(&mut self) {
+            WORKER_EXITED.store(1, SeqCst);
+        }
+    }
+    thread_local! { static GUARD: std::cell::RefCell<Option<OnExit>> = const { std::cell::RefCell::new(None) }; }
     let gate = slow_pool(1);
+    // Marks the only CPU worker, so we can tell when shutdown has joined it.
+    get(gate.spawn(&Op::new("mark"), || GUARD.with(|g| *g.borrow_mut() = Some(OnExit)))).unwrap();
+    // The only Slow slot stays taken until shutdown has joined the CPU workers, so
+    // the storage queue is still full when the lane is closed.
+    let latch = Latch::new();
+    let running = blocker(&gate, &latch);
     let ran = Arc::new(AtomicUsize::new(0));
-    // A CPU task that queues storage work, so shutdown sees it arrive from inside.
+    let io = |r: &Arc<AtomicUsize>| {
+        let r = Arc::clone(r);
+        move || {
+            std::thread::sleep(Duration::from_millis(1)); // the "I/O"
+            r.fetch_add(1, SeqCst)
+        }
+    };
+    // A CPU task queues storage work too: spawned from inside, still accepted.
     let r = Arc::clone(&ran);
     let parent = gate.spawn(&Op::new("parent"), move || {
-        (0..10)
-            .map(|_| {
-                let r = Arc::clone(&r);
-                tokengate::spawn(&slow(), move || r.fetch_add(1, SeqCst))
-            })
-            .collect::<Vec<_>>()
+        (0..10).map(|_| tokengate::spawn(&slow(), io(&r))).collect::<Vec<_>>()
     });
-    let outside: Vec<_> = (0..10)
-        .map(|_| {
-            let r = Arc::clone(&ran);
-            gate.spawn(&slow(), move || r.fetch_add(1, SeqCst))
-        })
-        .collect();
+    let inside = get(parent).unwrap();
+    let outside: Vec<_> = (0..10).map(|_| gate.spawn(&slow(), io(&ran))).collect();
+    let l = Arc::clone(&latch);
+    let releaser = std::thread::spawn(move || {
+        spin_until("shutdown to join the CPU worker", || WORKER_EXITED.load(SeqCst) == 1);
+        l.open();
+    });
     gate.shutdown();
-    assert_eq!(ran.load(SeqCst), 20);
-    for t in outside.into_iter().chain(get(parent).unwrap()) {
+    releaser.join().unwrap();
+    assert_eq!(ran.load(SeqCst), 20, "queued storage work ran during shutdown");
+    assert_eq!(get(running), Ok(()));
+    for t in outside.into_iter().chain(inside) {
         assert!(t.is_finished());
         assert!(get(t).is_ok());
     }
