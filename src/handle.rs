@@ -141,15 +141,20 @@ impl Handle {
         StorageLane::set_limit(&self.shared.storage, speed, limit)
     }
 
-    /// Counters of every storage tier, slowest first (index = `speed as usize`).
+    /// Counters of every storage tier, slowest first (index = `speed as usize`). A
+    /// task's slot is given back (and counted `completed`) just after its token
+    /// resolves.
     ///
     /// ```
     /// use tokengate::{Coordinator, Op, StorageSpeed};
     /// let gate = Coordinator::builder().workers(1).build().unwrap();
     /// let op = Op::new("io").storage_speed(StorageSpeed::Slow);
     /// gate.spawn(&op, || ()).wait().unwrap();
+    /// while gate.storage_stats()[0].completed < 1 {
+    ///     std::thread::yield_now();
+    /// }
     /// let slow = gate.storage_stats()[0];
-    /// assert_eq!((slow.speed, slow.limit, slow.completed, slow.peak_active), (StorageSpeed::Slow, 10, 1, 1));
+    /// assert_eq!((slow.speed, slow.limit, slow.active, slow.peak_active), (StorageSpeed::Slow, 10, 0, 1));
     /// ```
     pub fn storage_stats(&self) -> Vec<StorageStats> {
         self.shared.storage.stats()

@@ -90,9 +90,6 @@ fn storage_tasks_run_on_storage_threads_bounded_by_the_limits() {
         .workers(1)
         .thread_name("lane")
         .storage_limit(StorageSpeed::Slow, 3)
-        .storage_limit(StorageSpeed::Moderate, 1)
-        .storage_limit(StorageSpeed::Fast, 1)
-        .storage_limit(StorageSpeed::Insane, 1)
         .build()
         .unwrap();
     let tokens: Vec<_> = (0..100)
@@ -110,9 +107,9 @@ fn storage_tasks_run_on_storage_threads_bounded_by_the_limits() {
         assert!(name.starts_with("lane-io-"), "ran on {name}");
         ids.insert(id);
     }
-    // Threads start on demand, never more than the tasks that may run at once (the
-    // sum of the limits, 6), and are reused: no thread per task.
-    assert!(ids.len() <= 6, "{} storage threads for 100 tasks", ids.len());
+    // Threads start on demand, never more than the tasks that may run at once (3:
+    // the other tiers have nothing queued), and are reused: no thread per task.
+    assert!(ids.len() <= 3, "{} storage threads for 100 tasks", ids.len());
 }
 
 #[test]
@@ -154,7 +151,8 @@ fn spawn_and_join_inside_a_storage_task() {
     assert_eq!(cpu, "lane-0");
     assert!(io.starts_with("lane-io-"));
     assert_eq!((a.as_str(), b.as_str()), (me.as_str(), me.as_str()));
-    assert_eq!(gate.storage_stats()[0].completed, 2);
+    // A slot is given back just after its token resolves.
+    spin_until("both Slow slots given back", || gate.storage_stats()[0].completed == 2);
 }
 
 #[test]

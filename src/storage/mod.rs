@@ -226,9 +226,10 @@ impl StorageLane {
             .collect()
     }
 
-    /// The sum of the tier limits: the most storage threads that are ever useful.
-    fn thread_cap(&self) -> usize {
-        self.tiers.iter().map(Tier::limit).sum()
+    /// The most storage threads that are useful now: per tier, the tasks that may
+    /// run at once among those running or queued (`min(limit, active + queued)`).
+    fn thread_demand(&self) -> usize {
+        self.tiers.iter().map(Tier::demand).sum()
     }
 
     /// Admits one task from any tier (slowest tier first; tiers are independent, so

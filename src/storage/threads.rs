@@ -11,13 +11,20 @@
 //! A pusher that found a free slot (or a raised limit) pops `idle` entries until it
 //! *claims* one (`Idle::woken` false → true; exactly one of the waker and the
 //! thread's own time-out wins) and unparks its thread. With no idle thread to claim,
-//! it starts a new one, unless `live` has reached the sum of the tier limits: that
-//! many threads can fill every slot, so one more would only wait. No wake-up is
-//! lost: the pusher's count of its task, its fence and its look at `idle` against
-//! the thread's push onto `idle`, its fence and its look at the tiers (Dekker, all
-//! `SeqCst`). A thread that times out withdraws from `live` first and then looks at
-//! the tiers once more, starting a replacement if work arrived (the same pair
-//! against a pusher that saw `live` at the cap).
+//! it starts a new one, unless `live` has reached the *demand*, the sum over tiers
+//! of `min(limit, active + queued)`: that many threads can run every task that may
+//! run now, so one more would only wait. (So a burst on one tier of limit 25 starts
+//! at most 25 threads, however many tasks it queues.)
+//!
+//! No task is left without a thread. If `live` is at the demand while a tier has a
+//! queued task and a free slot, then more threads are live than tasks run, so one
+//! of them is not running a task: it is scanning (and looks at the tiers after its
+//! idle announcement), parked with an entry in `idle` (which the waker claims), or
+//! retiring. No wake-up is lost: the pusher's count of its task, its fence and its
+//! look at `idle` against the thread's push onto `idle`, its fence and its look at
+//! the tiers (Dekker, all `SeqCst`). A retiring thread withdraws from `live` first
+//! and then looks at the tiers once more, starting a replacement if work arrived
+//! (the same pair against a pusher that saw `live` at the demand).
 //!
 //! # Start and join (`live`)
 //!
@@ -158,7 +165,7 @@ impl Threads {
 
     /// Starts one thread unless the lane is closed or `live` is at the cap.
     fn start(&self, lane: &Arc<StorageLane>) -> bool {
-        let cap = lane.thread_cap();
+        let cap = lane.thread_demand();
         // ORDERING: SeqCst, as every access to `live` (Dekker with exiting threads, and
         // `CLOSED` against `join`).
         let mut n = self.live.load(Ordering::SeqCst);

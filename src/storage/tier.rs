@@ -173,8 +173,10 @@ impl Tier {
     /// caller must then `admit` again (or have a thread do so), so nothing queued is
     /// stranded behind the freed slot.
     pub(crate) fn release(&self) {
-        self.completed.fetch_add(1, Ordering::Relaxed);
         self.give_back_slot();
+        // Counted after the slot is back, so a reader that sees the count (with a
+        // SeqCst load) also sees the slot free.
+        self.completed.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Sets the limit. Running tasks are not affected; admissions after this see the
@@ -204,9 +206,13 @@ impl Tier {
         queued.min(limit.saturating_sub(active))
     }
 
-    /// The current limit.
-    pub(crate) fn limit(&self) -> usize {
-        unpack(self.slots.load(Ordering::Relaxed)).0
+    /// How many of this tier's tasks could run at once now: `min(limit, active +
+    /// queued)`. Bounds the storage threads (`threads.rs`).
+    pub(crate) fn demand(&self) -> usize {
+        // ORDERING: SeqCst, read next to the Dekker pairs (`threads.rs`, "Waking").
+        let queued = self.queued.load(Ordering::SeqCst);
+        let (limit, active) = unpack(self.slots.load(Ordering::SeqCst));
+        limit.min(active + queued)
     }
 
     /// Takes every queued task for which `take` returns true out of the queue, in
@@ -231,13 +237,19 @@ impl Tier {
         taken
     }
 
+    /// A snapshot for statistics. `completed` is read first, so every slot it
+    /// counts is already given back in `active`.
     pub(crate) fn counts(&self) -> TierCounts {
-        let (limit, active) = unpack(self.slots.load(Ordering::Relaxed));
+        // ORDERING: SeqCst: pairs with the SeqCst count in `release`, after its slot
+        // was given back, so the slot word read next reflects it.
+        let completed = self.completed.load(Ordering::SeqCst);
+        // ORDERING: SeqCst, as above.
+        let (limit, active) = unpack(self.slots.load(Ordering::SeqCst));
         TierCounts {
             limit,
             active,
             queued: self.queued.load(Ordering::Relaxed),
-            completed: self.completed.load(Ordering::Relaxed),
+            completed,
             peak: self.peak.load(Ordering::Relaxed),
         }
     }
