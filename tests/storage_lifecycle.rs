@@ -88,7 +88,7 @@ fn storage_tokens_wait_with_timeout_await_and_join_all() {
 fn storage_tasks_run_on_storage_threads_bounded_by_the_limits() {
     let gate = Coordinator::builder()
         .workers(1)
-        .thread_name("lane")
+        .thread_name("bound")
         .storage_limit(StorageSpeed::Slow, 3)
         .build()
         .unwrap();
@@ -104,12 +104,20 @@ fn storage_tasks_run_on_storage_threads_bounded_by_the_limits() {
     for t in tokens {
         let (worker, name, id) = get(t).unwrap();
         assert_eq!(worker, None);
-        assert!(name.starts_with("lane-io-"), "ran on {name}");
+        assert!(name.starts_with("bound-io-"), "ran on {name}");
         ids.insert(id);
     }
     // Threads start on demand, never more than the tasks that may run at once (3:
     // the other tiers have nothing queued), and are reused: no thread per task.
-    assert!(ids.len() <= 3, "{} storage threads for 100 tasks", ids.len());
+    assert!(ids.len() <= 3, "{} storage threads ran the 100 tasks", ids.len());
+    // Started, not only used: count the live ones (Linux names them in /proc).
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        let started = tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|comm| comm.starts_with("bound-io-"))
+            .count();
+        assert!((1..=3).contains(&started), "{started} storage threads started");
+    }
 }
 
 #[test]
