@@ -1,5 +1,10 @@
 //! The storage lane: the per-tier cap, run-time limit changes, FIFO admission, and
 //! CPU work going on while storage slots are blocked.
+//!
+//! Each was seen to fail against a broken lane: an off-by-one cap
+//! (`cap_holds_exactly_on_slow`), a limit raise that wakes nobody (`raising_...`),
+//! a lowering that is ignored (`lowering_...`), storage ops routed to the CPU lanes
+//! (`cpu_tasks_complete_...`, `cpu_task_waiting_...`).
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! The storage lane's tokens and lifecycle: cancel, panics, awaiting, shutdown and
 //! drop with queued storage work, spawn and join inside storage tasks, and the
 //! storage threads themselves.
+//!
+//! Each lane-specific test was seen to fail against a broken lane: a drop that does
+//! not resolve the queues (`drop_...`), a shutdown that aborts instead of draining
+//! (`graceful_...`), a keep-alive that never expires (`idle_...`), no owner on
+//! storage threads (`spawn_and_join_...`), an unbounded thread cap (`..._bounded_...`).
 
 mod common;
 
