@@ -264,3 +264,18 @@ fn drop_releases_cpu_tasks_waiting_on_queued_storage_work() {
     assert_eq!(get(releaser.join().unwrap()), Ok(Err(TaskError::Shutdown)));
     assert_eq!(get(running), Ok(()));
 }
+
+#[test]
+fn coordinator_dropped_inside_its_own_storage_task() {
+    let gate = Arc::new(std::sync::Mutex::new(Some(slow_pool(2))));
+    let g = Arc::clone(&gate);
+    let op = slow();
+    let t = gate.lock().unwrap().as_ref().unwrap().spawn(&op, move || {
+        let last = g.lock().unwrap().take();
+        drop(last); // joins the other threads, skips this one
+                    // The owner is gone: a spawn from here goes to the default coordinator.
+        tokengate::spawn(&Op::new("after"), || 5).wait()
+    });
+    assert_eq!(get(t), Ok(Ok(5)));
+    assert!(gate.lock().unwrap().is_none());
+}

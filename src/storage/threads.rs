@@ -255,6 +255,11 @@ impl Threads {
         self.live.fetch_or(CLOSED, Ordering::SeqCst);
         let me = current().id();
         let own = usize::from(ptr::eq(LANE.with(Cell::get), lane));
+        if own == 1 {
+            // The owner is going away while this storage task still runs: from here
+            // on, its spawns go to the default coordinator (`current_owner`).
+            OWNER.with(|o| o.set(ptr::null()));
+        }
         loop {
             let handles: Vec<_> = std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
             let mut mine = Vec::new();
