@@ -30,12 +30,13 @@
 //!
 //! `live` counts threads that were started and have not exited; its top bit,
 //! `CLOSED`, is set by `join` and stops every later start, so once `join` has
-//! waited for `live` to reach zero, no storage thread runs any more. Only starting
-//! a thread (an OS call anyway) and joining take the `handles` lock.
+//! waited for `live` to reach zero, no storage thread runs any more. Started
+//! threads' handles sit in a lock-free queue; a start joins the ones that have
+//! exited, and `join` joins them all.
 
 use std::cell::Cell;
 use std::ptr;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::{StorageLane, ABORT, OPEN};
@@ -83,6 +84,13 @@ impl Idle {
     }
 }
 
+/// A started storage thread.
+struct Started {
+    handle: JoinHandle<()>,
+    /// Set by the thread as its last action.
+    exited: Arc<AtomicBool>,
+}
+
 /// The coordinator pointer, stored as an address (it is only compared and cast back
 /// by the coordinator).
 struct Owner(usize);
@@ -92,8 +100,8 @@ pub(crate) struct Threads {
     idle: Injector<Arc<Idle>>,
     /// Started threads that have not exited, plus `CLOSED` (module docs).
     live: AtomicUsize,
-    /// Started threads, each with its "exited" flag. Cold path only (start, join).
-    handles: Mutex<Vec<(JoinHandle<()>, Arc<AtomicBool>)>>,
+    /// Started threads, each with its "exited" flag.
+    handles: Injector<Started>,
     keep_alive: Duration,
     name: String,
     owner: OnceLock<Owner>,
@@ -105,7 +113,7 @@ impl Threads {
         Threads {
             idle: Injector::new(),
             live: AtomicUsize::new(0),
-            handles: Mutex::new(Vec::new()),
+            handles: Injector::new(),
             keep_alive,
             name,
             owner: OnceLock::new(),
@@ -188,24 +196,13 @@ impl Threads {
         let spawned = Builder::new()
             .name(format!("{}-{index}", self.name))
             .spawn(move || thread_main(&body_lane, &body_exited));
-        let mut handles = self.handles.lock().unwrap_or_else(PoisonError::into_inner);
-        // Join threads that have exited (briefly: they are past their last access).
-        let mut i = 0;
-        while i < handles.len() {
-            // ORDERING: Acquire pairs with the exiting thread's Release store.
-            if handles[i].1.load(Ordering::Acquire) {
-                let _ = handles.swap_remove(i).0.join();
-            } else {
-                i += 1;
-            }
-        }
+        self.join_exited();
         match spawned {
             Ok(handle) => {
-                handles.push((handle, exited));
+                self.handles.push(Started { handle, exited });
                 true
             }
             Err(e) => {
-                drop(handles);
                 eprintln!("tokengate: could not start a storage thread: {e}");
                 // ORDERING: SeqCst, as above.
                 if self.live.fetch_sub(1, Ordering::SeqCst) & !CLOSED == 1 {
@@ -214,6 +211,22 @@ impl Threads {
                     lane.abort_queued();
                 }
                 false
+            }
+        }
+    }
+
+    /// Joins the started threads that have exited (briefly: they are past their last
+    /// access to the lane), so handles do not pile up over the lane's life.
+    fn join_exited(&self) {
+        for _ in 0..self.handles.len() {
+            match self.handles.steal() {
+                // ORDERING: Acquire pairs with the exiting thread's Release store.
+                Steal::Success(s) if s.exited.load(Ordering::Acquire) => {
+                    let _ = s.handle.join();
+                }
+                Steal::Success(s) => self.handles.push(s),
+                Steal::Retry => {}
+                Steal::Empty => return,
             }
         }
     }
@@ -261,16 +274,20 @@ impl Threads {
             OWNER.with(|o| o.set(ptr::null()));
         }
         loop {
-            let handles: Vec<_> = std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
-            let mut mine = Vec::new();
-            for (handle, exited) in handles {
-                if handle.thread().id() == me {
-                    mine.push((handle, exited));
-                } else {
-                    let _ = handle.join();
+            let mut mine = None;
+            loop {
+                match self.handles.steal() {
+                    Steal::Success(s) if s.handle.thread().id() == me => mine = Some(s),
+                    Steal::Success(s) => {
+                        let _ = s.handle.join();
+                    }
+                    Steal::Retry => {}
+                    Steal::Empty => break,
                 }
             }
-            self.handles.lock().unwrap_or_else(PoisonError::into_inner).extend(mine);
+            if let Some(s) = mine {
+                self.handles.push(s);
+            }
             // ORDERING: SeqCst, as every access to `live`.
             if self.live.load(Ordering::SeqCst) & !CLOSED <= own {
                 return;
