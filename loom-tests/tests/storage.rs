@@ -1,5 +1,5 @@
-//! Models S1-S4: the storage lane's slot protocol (`src/storage/tier.rs`) and its
-//! shutdown.
+//! Models S1-S5: the storage lane's slot protocol (`src/storage/tier.rs`), its
+//! shutdown, and its threads' wake-up (`src/storage/threads.rs`).
 //!
 //! S1-S3 drive one tier directly. Each loom thread plays a storage thread: when a
 //! push or a limit change says a slot is free, or when it gives a slot back, it runs
@@ -12,13 +12,17 @@
 //! - M21, `set_limit` returns 0 (nobody is woken for the raised limit): S3 fails "stranded".
 //! - M22, `spawn_storage` without its post-push re-check: S4 deadlocks (the token
 //!   of a task pushed after the drop's drain never resolves).
+//! - M23, `idle_wait` without its look at the tiers after the idle announcement:
+//!   S5 deadlocks (the second task is pushed while the only thread goes idle).
+//! - M24, a retiring thread that does not look at the tiers after leaving `live`:
+//!   S5 deadlocks (the pusher saw `live` at the demand and started nobody).
 
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
 use tokengate::loom_api::{task, StorageTier};
 use tokengate::{Coordinator, Op, StorageSpeed, TaskError, Token};
-use tokengate_loom_tests::{model, Runs};
+use tokengate_loom_tests::{model, model_bounded, Runs};
 
 /// Admits and runs tasks until none is admissible, as a storage thread does.
 fn pump(tier: &StorageTier) {
@@ -163,4 +167,39 @@ fn storage_spawn_racing_drop_resolves() {
             Err(e) => panic!("unexpected {e:?}"),
         }
     });
+}
+
+/// S5: two storage tasks spawned one after the other from the model thread, with a
+/// keep-alive of 0, so the storage thread goes idle, retires and exits while the
+/// second is pushed: the idle announcement and the retirement each race the push
+/// (`threads.rs`, "Waking"). Both tokens resolve with their values. At most 1
+/// preemption here (about 1 s); S5′ runs the environment's bound.
+#[test]
+fn storage_thread_wake_and_retire_strand_nothing() {
+    model_bounded(Some(1), wake_and_retire);
+}
+
+/// S5′: S5 at the environment's bound (ignored for time: 800k executions, 393 s).
+#[test]
+#[ignore]
+fn storage_thread_wake_and_retire_full_bound() {
+    model(wake_and_retire);
+}
+
+fn wake_and_retire() {
+    {
+        let gate = Coordinator::builder()
+            .workers(1)
+            .pin_workers(false)
+            .storage_limit(StorageSpeed::Slow, 1)
+            .storage_keep_alive(std::time::Duration::ZERO)
+            .build()
+            .unwrap();
+        let op = Op::new("io").storage_speed(StorageSpeed::Slow);
+        let first = gate.spawn(&op, || 1u32);
+        assert_eq!(first.wait(), Ok(1));
+        let second = gate.spawn(&op, || 2u32);
+        assert_eq!(second.wait(), Ok(2));
+        drop(gate);
+    }
 }
