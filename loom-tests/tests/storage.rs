@@ -12,10 +12,13 @@
 //! - M21, `set_limit` returns 0 (nobody is woken for the raised limit): S3 fails "stranded".
 //! - M22, `spawn_storage` without its post-push re-check: S4 deadlocks (the token
 //!   of a task pushed after the drop's drain never resolves).
-//! - M23, `idle_wait` without its look at the tiers after the idle announcement:
-//!   S5 deadlocks (the second task is pushed while the only thread goes idle).
 //! - M24, a retiring thread that does not look at the tiers after leaving `live`:
 //!   S5 deadlocks (the pusher saw `live` at the demand and started nobody).
+//! - M23, `idle_wait` without its look at the tiers after the idle announcement, is
+//!   *not* caught: with a keep-alive of 0 the thread retires at once and its
+//!   retirement look (M24's) finds the task. With a real keep-alive the mutation
+//!   delays the task by up to the keep-alive instead of stranding it; a model with
+//!   one would spin on loom's untimed `park_timeout`.
 
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
