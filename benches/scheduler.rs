@@ -7,7 +7,8 @@
 //! cargo bench --bench scheduler -- burst     # one group
 //! ```
 //!
-//! Groups: `burst`, `pingpong`, `heavy`, `bridge`, `fib`, `latency`. The `latency`
+//! Groups: `burst`, `pingpong`, `heavy`, `bridge`, `fib`, `latency`, `io-mix` (whole
+//! mixed batch, sleep variant; the per-batch times are in the compare report). The `latency`
 //! group here is closed-loop (submit one light task, wait, repeat, under heavy load);
 //! the open-loop 1 kHz p50/p99/max version and the `idle` CPU measurement are not
 //! time-per-iteration metrics and live in `examples/compare.rs` only.
@@ -199,5 +200,40 @@ fn latency(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, burst, pingpong, heavy, bridge, fib, latency);
+/// io-mix (`benches/common/iomix.rs`): the time of the whole mixed batch, sleep variant.
+fn io_mix(c: &mut Criterion) {
+    let cal = calib();
+    let p = MixParams {
+        cpu_tasks: IOMIX_CPU_TASKS,
+        cpu_iters: cal.iters(IOMIX_CPU_TIME),
+        io_tasks: IOMIX_IO_TASKS,
+        io: IoKind::Sleep(IOMIX_IO_TIME),
+    };
+    let e = iomix_expected(&p);
+    let mut g = slow_group(c, "io-mix", Duration::from_secs(10));
+    {
+        let gate = tokengate(0);
+        g.bench_function("tokengate", |b| {
+            b.iter(|| assert_eq!(iomix_tokengate(&gate, &p).sum, e))
+        });
+        gate.shutdown();
+    }
+    {
+        let pool = rayon_pool();
+        g.bench_function("rayon", |b| b.iter(|| assert_eq!(iomix_rayon(&pool, &p).sum, e)));
+    }
+    {
+        let rt = tokio_mt();
+        g.bench_function("tokio", |b| b.iter(|| assert_eq!(iomix_tokio(&rt, &p).sum, e)));
+    }
+    {
+        let (cpu, io) = (ChanPool::new(WORKERS), ChanPool::new(IOMIX_LIMIT));
+        g.bench_function("std_threads", |b| {
+            b.iter(|| assert_eq!(iomix_threads(&cpu, &io, &p).sum, e))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, burst, pingpong, heavy, bridge, fib, latency, io_mix);
 criterion_main!(benches);

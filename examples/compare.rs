@@ -16,7 +16,8 @@
 //!   scenarios use fewer (they run for seconds each).
 //! - `--csv PATH`: where the results go (default `target/compare.csv`).
 //! - `--only a,b`: run only these scenarios: `idle`, `burst`, `pingpong`, `heavy`,
-//!   `bridge`, `fib`, `latency`.
+//!   `bridge`, `fib`, `latency`, `io-mix` (its sleep and fsync variants; with
+//!   `--quick`, 400 CPU and 100 I/O tasks instead of 2,000 and 500).
 //!
 //! Method: each scenario builds its pools, runs every implementation once to warm it
 //! up, then runs R repetitions, rotating the order of the implementations from one
@@ -611,6 +612,11 @@ fn main() {
         off.shutdown();
     }
 
+    // 8. io-mix: CPU work alongside capped blocking I/O (storage lane).
+    if wants("io-mix") {
+        io_mix(&mut table, cfg.quick, reps.min(5), cal);
+    }
+
     // Group rows by scenario then metric (run_scenario interleaves metrics per impl).
     let order: HashMap<(&str, &str), usize> = table
         .rows
@@ -657,4 +663,76 @@ fn main() {
         Err(e) => eprintln!("\ncould not write {}: {e}", cfg.csv),
     }
     eprintln!("total {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// Scenario io-mix (`benches/common/iomix.rs`), in its sleep and fsync variants.
+fn io_mix(table: &mut Table, quick: bool, reps: usize, cal: Calib) {
+    const CPU: Metric = metric("cpu batch", "ms", Goal::Low, true);
+    const CPU_VS: Metric = metric("cpu / alone (target 1.05)", "x", Goal::Low, false);
+    const IO: Metric = metric("io batch", "ms", Goal::Low, false);
+    const IO_VS: Metric = metric("io / ideal (target 1.15)", "x", Goal::Low, false);
+    const PEAK: Metric = metric("io peak (limit 25)", "tasks", Goal::High, false);
+    let (cpu_tasks, io_tasks) = if quick {
+        (IOMIX_CPU_TASKS / 5, IOMIX_IO_TASKS / 5)
+    } else {
+        (IOMIX_CPU_TASKS, IOMIX_IO_TASKS)
+    };
+    let dir = iomix_dir();
+    let fsync = IoKind::Fsync(dir.clone());
+    let fsync_latency = io_latency(&fsync, 20);
+    eprintln!("io-mix: fsync'ed 8 KiB write takes {fsync_latency:.2?} serially");
+    let variants = [
+        ("io-mix", IoKind::Sleep(IOMIX_IO_TIME), IOMIX_IO_TIME),
+        ("io-mix fsync", fsync, fsync_latency),
+    ];
+    let gate = tokengate(0);
+    let pool = rayon_pool();
+    let rt = tokio_mt();
+    let (cpu_pool, io_pool) = (ChanPool::new(WORKERS), ChanPool::new(IOMIX_LIMIT));
+    for (scenario, io, latency) in variants {
+        let p = MixParams {
+            cpu_tasks,
+            cpu_iters: cal.iters(IOMIX_CPU_TIME),
+            io_tasks,
+            io,
+        };
+        let alone = MixParams {
+            io_tasks: 0,
+            ..p.clone()
+        };
+        let ideal = latency.as_secs_f64() * io_tasks as f64 / IOMIX_LIMIT as f64;
+        let e = iomix_expected(&p);
+        // One repetition: the CPU batch alone, then the mix, on the same pool.
+        let rep = move |f: &dyn Fn(&MixParams) -> MixResult| {
+            let a = f(&alone);
+            let m = f(&p);
+            assert_eq!((a.sum, m.sum), (e, e), "io-mix: wrong CPU checksum");
+            vec![
+                (CPU.name, m.cpu.as_secs_f64() * 1e3),
+                (CPU_VS.name, m.cpu.as_secs_f64() / a.cpu.as_secs_f64()),
+                (IO.name, m.io.as_secs_f64() * 1e3),
+                (IO_VS.name, m.io.as_secs_f64() / ideal),
+                (PEAK.name, m.peak as f64),
+            ]
+        };
+        let rep = &rep;
+        run_scenario(
+            table,
+            scenario,
+            &[CPU, CPU_VS, IO, IO_VS, PEAK],
+            reps,
+            true,
+            vec![
+                ("tokengate", Box::new(|| rep(&|p| iomix_tokengate(&gate, p)))),
+                ("rayon", Box::new(|| rep(&|p| iomix_rayon(&pool, p)))),
+                ("tokio", Box::new(|| rep(&|p| iomix_tokio(&rt, p)))),
+                (
+                    "std threads",
+                    Box::new(|| rep(&|p| iomix_threads(&cpu_pool, &io_pool, p))),
+                ),
+            ],
+        );
+    }
+    gate.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
 }

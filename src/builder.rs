@@ -3,6 +3,7 @@
 use crate::coordinator::{Coordinator, Shared, MAX_WORKERS};
 use crate::error::BuildError;
 use crate::lanes::SharedLanes;
+use crate::storage::{StorageConfig, StorageLane, StorageSpeed};
 use crate::sync::{park, Arc, AtomicUsize, Builder as ThreadBuilder, Ordering};
 use crate::worker::WorkerCtx;
 
@@ -23,6 +24,8 @@ pub struct Builder {
     name: String,
     /// Control plane: `max_queued`.
     max_queued: Option<usize>,
+    /// Storage hook: tier limits and thread keep-alive (`src/storage/`).
+    storage: StorageConfig,
 }
 
 impl Builder {
@@ -33,6 +36,7 @@ impl Builder {
             reserve: None,
             name: "tokengate".into(),
             max_queued: None,
+            storage: StorageConfig::new(),
         }
     }
 
@@ -59,7 +63,32 @@ impl Builder {
         self
     }
 
-    /// Worker thread names are `"{prefix}-{index}"`. Default: `tokengate`.
+    /// Sets a storage tier's limit: at most `limit` tasks of ops with this
+    /// [`StorageSpeed`] run at once. Default: [`StorageSpeed::default_limit`]. A limit
+    /// of 0 or above [`MAX_STORAGE_LIMIT`](crate::MAX_STORAGE_LIMIT) makes
+    /// [`build`](Builder::build) fail with [`BuildError::StorageLimit`].
+    ///
+    /// ```
+    /// use tokengate::{BuildError, Coordinator, StorageSpeed};
+    /// let gate = Coordinator::builder().workers(1).storage_limit(StorageSpeed::Slow, 4).build()?;
+    /// assert_eq!(gate.storage_stats()[0].limit, 4);
+    /// let err = Coordinator::builder().storage_limit(StorageSpeed::Fast, 0).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::StorageLimit(e) if e.speed == StorageSpeed::Fast));
+    /// # Ok::<(), BuildError>(())
+    /// ```
+    pub fn storage_limit(mut self, speed: StorageSpeed, limit: usize) -> Self {
+        self.storage.limits[speed.index()] = limit;
+        self
+    }
+
+    /// How long an idle storage thread waits for work before it exits. Default: 2 s.
+    pub fn storage_keep_alive(mut self, keep_alive: std::time::Duration) -> Self {
+        self.storage.keep_alive = keep_alive;
+        self
+    }
+
+    /// Worker thread names are `"{prefix}-{index}"`, storage threads
+    /// `"{prefix}-io-{index}"`. Default: `tokengate`.
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
         self.name = prefix.into();
         self
@@ -109,10 +138,19 @@ impl Builder {
         if self.max_queued == Some(0) {
             return Err(BuildError::ZeroQueue);
         }
+        for (speed, &limit) in StorageSpeed::ALL.iter().zip(&self.storage.limits) {
+            speed.check_limit(limit).map_err(BuildError::StorageLimit)?;
+        }
+        let storage = StorageLane::new(&StorageConfig {
+            thread_name: format!("{}-io", self.name),
+            ..self.storage.clone()
+        });
         let (lanes, locals) = SharedLanes::new(n);
-        let mut shared = Shared::new(lanes, n, n - reserved);
+        let mut shared = Shared::new(lanes, n, n - reserved, Arc::clone(&storage));
         shared.control = crate::control::Control::new(self.max_queued);
         let shared = Arc::new(shared);
+        // Storage hook: `tokengate::spawn` inside a storage task finds this pool.
+        storage.set_owner(Arc::as_ptr(&shared).cast());
         let started = Arc::new(AtomicUsize::new(0));
         let builder_thread = crate::sync::current();
         let mut threads = Vec::with_capacity(n);

@@ -29,6 +29,7 @@ use crate::locality::{Locality, Placement};
 use crate::op::{Op, Tag, Weight};
 use crate::registry::OpId;
 use crate::sleep::Sleep;
+use crate::storage::{StorageLane, StorageSpeed};
 use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, CachePadded, JoinHandle, Ordering};
 use crate::task::{self, Header, Meta, TaskRef, Times};
 use crate::token::Token;
@@ -48,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) heavy: HeavyGate,
     pub(crate) locality: Arc<Locality>,
     pub(crate) workers: Box<[CachePadded<WorkerInfo>]>,
+    /// Storage hook: the storage lane (`src/storage/`), served by its own threads.
+    pub(crate) storage: Arc<StorageLane>,
     state: AtomicUsize,
     terminate: AtomicBool,
     /// Control plane (src/control/): pause, drain, admission, deadlines.
@@ -56,14 +59,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The shared state of a new, open pool of `workers` workers, `heavy_limit` of
-    /// which may run `Heavy` work at once.
-    pub(crate) fn new(lanes: SharedLanes, workers: usize, heavy_limit: usize) -> Shared {
+    /// which may run `Heavy` work at once, with the storage lane `storage`.
+    pub(crate) fn new(lanes: SharedLanes, workers: usize, heavy_limit: usize, storage: Arc<StorageLane>) -> Shared {
         Shared {
             lanes,
             sleep: Sleep::new(workers),
             heavy: HeavyGate::new(heavy_limit),
             locality: Arc::new(Locality::new(workers)),
             workers: (0..workers).map(|_| CachePadded::new(WorkerInfo::new())).collect(),
+            storage,
             state: AtomicUsize::new(OPEN),
             terminate: AtomicBool::new(false),
             control: Control::new(None),
@@ -95,6 +99,11 @@ impl Shared {
         self.sleep.notify_all();
         // Control plane: producers blocked on admission see the close.
         self.control.on_close();
+        // Storage hook: a drop resolves queued storage tasks at once, so CPU tasks
+        // waiting on them are released; a graceful shutdown closes the lane in `join`.
+        if to == ABORTING {
+            self.storage.close(true);
+        }
     }
 
     /// Whether a spawn is accepted now: always while open; while closing, only from
@@ -131,6 +140,53 @@ impl Shared {
         (0..self.workers.len())
             .min_by_key(|&w| self.locality.pinned_on(w) + self.lanes.queued_on(w))
             .unwrap_or(0)
+    }
+
+    /// Routes a spawn of `op`: a storage op to its tier (storage hook), any other to
+    /// `spawn`.
+    pub(crate) fn spawn_op<K, F, T>(&self, op: &Op<K>, f: F) -> Token<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match op.storage() {
+            Some(speed) => self.spawn_storage(op, speed, f),
+            None => self.spawn(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f),
+        }
+    }
+
+    /// Storage hook: queues a storage op's call on its tier (`src/storage/`), with
+    /// the same accept check and post-push re-check as `push_shared`. Never blocks,
+    /// and is not counted by `max_queued` (a tier's queue is its own bound).
+    pub(crate) fn spawn_storage<K, F, T>(&self, op: &Op<K>, speed: StorageSpeed, f: F) -> Token<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut meta = Meta::new(
+            task::next_id(),
+            Placement::Free,
+            op.weight_of(),
+            op.id(),
+            Times::queued_now(),
+        );
+        meta.deadline_ns = op.deadline_ns();
+        if meta.deadline_ns != 0 {
+            self.control.note_deadline();
+        }
+        let (task, ptr) = task::new(f, meta);
+        let inside = worker::with_ctx_of(self, |ctx| ctx.is_some());
+        if !self.accepts(self.state.load(Ordering::Relaxed), inside) {
+            task.abort(TaskError::Shutdown);
+            return Token::from_raw(ptr);
+        }
+        StorageLane::push(&self.storage, speed, task);
+        // ORDERING: SeqCst fence and load: the spawn/shutdown Dekker pair (module docs).
+        fence(Ordering::SeqCst);
+        if !self.accepts(self.state.load(Ordering::SeqCst), inside) {
+            Header::abort(ptr, TaskError::Shutdown);
+        }
+        Token::from_raw(ptr)
     }
 
     pub(crate) fn spawn<F, T>(&self, op: OpId, tag: &Tag, weight: Weight, deadline_ns: u64, f: F) -> Token<T>
@@ -327,7 +383,9 @@ impl Coordinator {
     /// If called from one of this coordinator's own tasks: the pool would wait for
     /// itself forever.
     pub fn shutdown(&self) {
-        if worker::with_ctx_of(&self.handle.shared, |c| c.is_some()) {
+        // Storage hook: a storage task of this pool would wait for itself too.
+        let own_storage = crate::storage::current_owner() == Some(self.owner_ptr());
+        if own_storage || worker::with_ctx_of(&self.handle.shared, |c| c.is_some()) {
             panic!(
                 "tokengate: Coordinator::shutdown called from one of its own tasks; it would wait for itself forever"
             );
@@ -356,6 +414,15 @@ impl Coordinator {
             .shared
             .control
             .take_held(&mut |task, _| task.abort(TaskError::Shutdown));
+        // Storage hook: CPU workers are gone, so nothing spawns storage work any more;
+        // drain (graceful) or abort the storage lane and join its threads.
+        let aborting = self.handle.shared.state.load(Ordering::SeqCst) == ABORTING;
+        self.handle.shared.storage.join(aborting);
+    }
+
+    /// Storage hook: this coordinator as the storage lane's owner (`set_owner`).
+    pub(crate) fn owner_ptr(&self) -> *const () {
+        Arc::as_ptr(&self.handle.shared).cast()
     }
 }
 
@@ -430,7 +497,14 @@ where
     T: Send + 'static,
 {
     let inside = worker::with_current_shared(move |shared| match shared {
-        Some(shared) => Ok(shared.spawn(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f)),
+        Some(shared) => Ok(shared.spawn_op(op, f)),
+        None => Err(f),
+    });
+    // Storage hook: inside a storage task, spawn on the pool that owns the thread.
+    let inside = inside.or_else(|f| match crate::storage::current_owner() {
+        // SAFETY: the owner is the `Shared` of a coordinator (`Builder::build`), which
+        // joins its storage threads before it lets go of it, so it outlives this task.
+        Some(owner) => Ok(unsafe { &*owner.cast::<Shared>() }.spawn_op(op, f)),
         None => Err(f),
     });
     inside.unwrap_or_else(|f| default_coordinator().spawn(op, f))

@@ -104,6 +104,8 @@ pub enum BuildError {
     /// assert!(matches!(err, tokengate::BuildError::ZeroQueue));
     /// ```
     ZeroQueue,
+    /// A storage tier limit was 0 or too large ([`Builder::storage_limit`](crate::Builder::storage_limit)).
+    StorageLimit(crate::StorageLimitError),
 }
 
 impl fmt::Display for BuildError {
@@ -120,6 +122,7 @@ impl fmt::Display for BuildError {
             ),
             BuildError::Spawn(e) => write!(f, "failed to start a worker thread: {e}"),
             BuildError::ZeroQueue => f.write_str("max_queued(0) would admit no task; the bound must be at least 1"),
+            BuildError::StorageLimit(e) => e.fmt(f),
         }
     }
 }
@@ -128,6 +131,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Spawn(e) => Some(e),
+            BuildError::StorageLimit(e) => Some(e),
             _ => None,
         }
     }

@@ -93,6 +93,12 @@ where
 {
     let outside = worker::with_ctx(move |ctx| match ctx {
         Some(ctx) => Ok(join_on(ctx, a, b)),
+        // Storage hook: on a storage thread both halves run here, one after the other,
+        // in the task's storage slot (the crate docs, "Storage lane").
+        None if crate::storage::on_storage_thread() => {
+            let ra = catch_unwind(AssertUnwindSafe(a));
+            Ok(both(ra, catch_unwind(AssertUnwindSafe(b))))
+        }
         None => Err((a, b)),
     });
     outside.unwrap_or_else(|(a, b)| join_from_outside(a, b))

@@ -7,6 +7,7 @@ use crate::coordinator::Shared;
 use crate::locality::LocalityStats;
 use crate::op::{fnv1a, Op};
 use crate::registry::OpId;
+use crate::storage::{StorageLane, StorageLimitError, StorageSpeed, StorageStats};
 use crate::sync::Arc;
 use crate::task::Meta;
 use crate::token::Token;
@@ -60,8 +61,7 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.shared
-            .spawn(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f)
+        self.shared.spawn_op(op, f)
     }
 
     /// The decorator analogue: declares `f` once as `op` and returns a plain function
@@ -365,5 +365,41 @@ impl Handle {
     /// ```
     pub fn queued(&self) -> usize {
         self.shared.control.admission().map_or(0, |a| a.queued())
+    }
+
+    // ----- storage lane (src/storage/) --------------------------------------------
+
+    /// Changes a storage tier's limit at run time. Raising it admits queued tasks at
+    /// once; lowering it lets running tasks finish and admits none until fewer than
+    /// `limit` run. A limit of 0 or above [`MAX_STORAGE_LIMIT`](crate::MAX_STORAGE_LIMIT)
+    /// is refused and changes nothing.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, StorageSpeed};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// gate.set_storage_limit(StorageSpeed::Fast, 64).unwrap();
+    /// assert_eq!(gate.storage_stats()[StorageSpeed::Fast as usize].limit, 64);
+    /// ```
+    pub fn set_storage_limit(&self, speed: StorageSpeed, limit: usize) -> Result<(), StorageLimitError> {
+        StorageLane::set_limit(&self.shared.storage, speed, limit)
+    }
+
+    /// Counters of every storage tier, slowest first (index = `speed as usize`). A
+    /// task's slot is given back (and counted `completed`) just after its token
+    /// resolves.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op, StorageSpeed};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// let op = Op::new("io").storage_speed(StorageSpeed::Slow);
+    /// gate.spawn(&op, || ()).wait().unwrap();
+    /// while gate.storage_stats()[0].completed < 1 {
+    ///     std::thread::yield_now();
+    /// }
+    /// let slow = gate.storage_stats()[0];
+    /// assert_eq!((slow.speed, slow.limit, slow.active, slow.peak_active), (StorageSpeed::Slow, 10, 0, 1));
+    /// ```
+    pub fn storage_stats(&self) -> Vec<StorageStats> {
+        self.shared.storage.stats()
     }
 }

@@ -116,6 +116,35 @@
 //! The module docs of the source (`locality.rs`) give the exact rules and the
 //! table's collision behaviour.
 //!
+//! # Storage lane
+//!
+//! An op with [`Op::storage_speed`] does blocking I/O. Its calls run on the
+//! coordinator's own storage threads, never on a CPU worker. At most the tier's
+//! limit of them run at once ([`StorageSpeed::default_limit`]: `Slow` 10, `Moderate`
+//! 25, `Fast` 50, `Insane` 70; change it with [`Builder::storage_limit`] or
+//! [`Handle::set_storage_limit`]). Each tier is FIFO, whatever the ops' weights.
+//!
+//! - A spawn only queues the task. A CPU task waiting on a storage token keeps its
+//!   worker running other CPU work.
+//! - Storage threads start on demand (never more than the sum of the limits), park
+//!   when idle and exit after a keep-alive ([`Builder::storage_keep_alive`]).
+//! - Inside a storage task, [`spawn`] goes to the pool that owns the storage thread,
+//!   as a spawn from outside would, and [`join`] runs both halves inline on the
+//!   storage thread. [`Handle::current`] is `None` there.
+//! - Tokens behave as always. `shutdown()` also runs the queued storage work, and a
+//!   drop resolves it `Shutdown` (running storage tasks finish; every storage thread
+//!   is joined).
+//!
+//! ```
+//! use tokengate::{Coordinator, Op, StorageSpeed, Weight};
+//! let gate = Coordinator::builder().workers(1).storage_limit(StorageSpeed::Slow, 2).build()?;
+//! let io = Op::new("append").weight(Weight::Light).storage_speed(StorageSpeed::Slow);
+//! let tokens: Vec<_> = (0..8).map(|i| gate.spawn(&io, move || i)).collect();
+//! assert_eq!(tokens.into_iter().map(|t| t.wait().unwrap()).sum::<i32>(), 28);
+//! assert!(gate.storage_stats()[0].peak_active <= 2);
+//! # Ok::<(), tokengate::BuildError>(())
+//! ```
+//!
 //! # Design notes
 //!
 //! The token state machine is documented in `src/task.rs`, stack jobs in
@@ -139,6 +168,7 @@ mod locality;
 mod op;
 mod registry;
 mod sleep;
+mod storage;
 mod sync;
 mod task;
 mod token;
@@ -157,7 +187,8 @@ pub use fork::join;
 pub use handle::Handle;
 pub use join::{join_all, JoinAll};
 pub use locality::LocalityStats;
-pub use op::{Free, Lead, Op, Sticky, Weight};
+pub use op::{Free, Lead, Op, Sticky, Storage, Weight};
+pub use storage::{StorageLimitError, StorageSpeed, StorageStats, MAX_STORAGE_LIMIT};
 pub use token::Token;
 
 // `#[tokengate::guard]` (issue 14): the attribute, from `tokengate-macros`. Its

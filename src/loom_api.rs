@@ -351,3 +351,45 @@ impl Control {
         })
     }
 }
+
+// ----- storage lane -----------------------------------------------------------------
+
+/// One storage tier's queue and slot word (`storage::tier::Tier`), for models of the
+/// slot protocol. A model plays the storage threads itself: whoever is told a slot is
+/// free (`push`, `set_limit`) or gives one back (`release`) runs `admit` until it
+/// returns `None`, as a woken storage thread does.
+pub struct StorageTier(crate::storage::Tier);
+
+impl StorageTier {
+    /// A tier with `limit` slots.
+    pub fn new(limit: usize) -> Self {
+        StorageTier(crate::storage::Tier::new(limit))
+    }
+    /// `Tier::push`: true if a slot was free (a thread must come).
+    pub fn push(&self, task: QueuedTask) -> bool {
+        self.0.push(task.task)
+    }
+    /// `Tier::admit`: a slot and the oldest queued task, if both are available.
+    pub fn admit(&self) -> Option<QueuedTask> {
+        self.0.admit().map(QueuedTask::found)
+    }
+    /// `Tier::release`: gives back an admitted task's slot.
+    pub fn release(&self) {
+        self.0.release()
+    }
+    /// `Tier::set_limit`: how many queued tasks may now be admitted.
+    pub fn set_limit(&self, limit: usize) -> usize {
+        self.0.set_limit(limit)
+    }
+    /// `Tier::drain` of everything, each resolved `Shutdown` (the lane's abort).
+    pub fn abort_queued(&self) {
+        for task in self.0.drain(|_| true) {
+            task.abort(crate::TaskError::Shutdown);
+        }
+    }
+    /// `(active, queued)` now.
+    pub fn counts(&self) -> (usize, usize) {
+        let c = self.0.counts();
+        (c.active, c.queued)
+    }
+}

@@ -10,6 +10,8 @@
 //! - [`Op::sticky_anchor`]: every *active* token with the same anchor runs on one
 //!   worker (see [`locality`](crate::Handle::anchor_worker)).
 //! - [`Op::external_calls`]: the op is a *lead*; each call opens a locality domain.
+//! - [`Op::storage_speed`]: the op does blocking I/O; each call runs on the storage
+//!   lane of its [`StorageSpeed`] tier, never on a CPU worker (`src/storage/`).
 //!
 //! An op can be sticky or a lead, never both. This is enforced by the type: the
 //! methods live on `Op<Free>` only and return `Op<Sticky>` or `Op<Lead>`, which
@@ -19,12 +21,27 @@
 //! use tokengate::Op;
 //! let op = Op::new("x").sticky_anchor("a").external_calls(["child"]);
 //! ```
+//!
+//! A storage op has no locality tag either: it runs on the storage threads, so an
+//! anchor or a domain could not hold. `storage_speed` also lives on `Op<Free>` only
+//! and returns `Op<Storage>`, so neither combination compiles, in either order:
+//!
+//! ```compile_fail
+//! use tokengate::{Op, StorageSpeed};
+//! let op = Op::new("x").storage_speed(StorageSpeed::Slow).sticky_anchor("a");
+//! ```
+//!
+//! ```compile_fail
+//! use tokengate::{Op, StorageSpeed};
+//! let op = Op::new("x").external_calls(["child"]).storage_speed(StorageSpeed::Slow);
+//! ```
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::registry::OpId;
+use crate::storage::StorageSpeed;
 
 /// How expensive one call of an operation is. The default is `Medium`.
 ///
@@ -60,6 +77,9 @@ pub enum Sticky {}
 /// Type-state marker: a lead op (it has `external_calls`).
 #[derive(Debug, Clone, Copy)]
 pub enum Lead {}
+/// Type-state marker: a storage op (it has a `storage_speed`).
+#[derive(Debug, Clone, Copy)]
+pub enum Storage {}
 
 /// The locality tag an op carries, as stored at run time.
 #[derive(Debug, Clone)]
@@ -88,11 +108,13 @@ struct OpInner {
     deadline: Option<std::time::Duration>,
     /// `deadline` as a task stores it (`Meta::deadline_ns`): nanoseconds, 0 for none.
     deadline_ns: u64,
+    /// The storage tier, for `Op<Storage>` only.
+    storage: Option<StorageSpeed>,
 }
 
 /// A declared operation: a name, a [`Weight`] and at most one locality tag.
 ///
-/// `K` is [`Free`] (the default), [`Sticky`] or [`Lead`].
+/// `K` is [`Free`] (the default), [`Sticky`], [`Lead`] or [`Storage`].
 ///
 /// ```
 /// use tokengate::{Coordinator, Op, Weight};
@@ -122,6 +144,7 @@ impl<K> fmt::Debug for Op<K> {
             .field("name", &self.inner.name)
             .field("weight", &self.inner.weight)
             .field("tag", &self.inner.tag)
+            .field("storage", &self.inner.storage)
             .finish()
     }
 }
@@ -143,7 +166,7 @@ impl Op<Free> {
     pub fn sticky_anchor(self, anchor: impl Into<Arc<str>>) -> Op<Sticky> {
         let anchor: Arc<str> = anchor.into();
         let hash = fnv1a(anchor.as_bytes());
-        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Sticky { anchor, hash }).keep_deadline(&self)
+        Op::rebuilt(&self, self.inner.weight, Tag::Sticky { anchor, hash })
     }
 
     /// Makes this op a *lead*: each call opens a locality domain whose seed is the
@@ -160,7 +183,32 @@ impl Op<Free> {
         S: Into<String>,
     {
         let calls: Arc<[String]> = calls.into_iter().map(Into::into).collect();
-        Op::build(self.inner.name.clone(), self.inner.weight, Tag::Lead { calls }).keep_deadline(&self)
+        Op::rebuilt(&self, self.inner.weight, Tag::Lead { calls })
+    }
+
+    /// Makes this a storage op: each call is blocking I/O that runs on the storage
+    /// lane, at most the tier's limit at once ([`StorageSpeed::default_limit`]), and
+    /// never on a CPU worker. See the crate docs, "Storage lane".
+    ///
+    /// The op's [`Weight`] still applies to metrics and to what the task spawns
+    /// through `join`, but not to admission: a tier admits its tasks strictly in
+    /// spawn order, whatever their weights.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op, StorageSpeed, Weight};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// let path = std::env::temp_dir().join(format!("tokengate-doc-{}.json", std::process::id()));
+    /// let write = Op::new("write_json").weight(Weight::Light).storage_speed(StorageSpeed::Moderate);
+    /// assert_eq!(write.storage_speed_of(), StorageSpeed::Moderate);
+    /// let p = path.clone();
+    /// let t = gate.spawn(&write, move || std::fs::write(p, b"{}"));
+    /// assert!(t.wait().unwrap().is_ok());
+    /// std::fs::remove_file(path).unwrap();
+    /// ```
+    pub fn storage_speed(self, speed: StorageSpeed) -> Op<Storage> {
+        let mut op = Op::rebuilt(&self, self.inner.weight, Tag::None);
+        op.inner_mut().storage = Some(speed);
+        op
     }
 }
 
@@ -174,18 +222,27 @@ impl<K> Op<K> {
                 tag,
                 deadline: None,
                 deadline_ns: 0,
+                storage: None,
             }),
             _kind: PhantomData,
         }
     }
 
-    /// Control plane: `self` rebuilt from `from` keeps `from`'s deadline.
-    fn keep_deadline<J>(mut self, from: &Op<J>) -> Self {
+    /// A new op with `from`'s name, deadline and storage tier, and this weight and tag.
+    fn rebuilt<J>(from: &Op<J>, weight: Weight, tag: Tag) -> Self {
+        let mut op = Op::build(from.inner.name.clone(), weight, tag);
+        let inner = op.inner_mut();
+        (inner.deadline, inner.deadline_ns) = (from.inner.deadline, from.inner.deadline_ns);
+        inner.storage = from.inner.storage;
+        op
+    }
+
+    /// The inner data of an op that was just built, to finish it.
+    fn inner_mut(&mut self) -> &mut OpInner {
         match Arc::get_mut(&mut self.inner) {
-            Some(inner) => (inner.deadline, inner.deadline_ns) = (from.inner.deadline, from.inner.deadline_ns),
+            Some(inner) => inner,
             None => crate::fatal("a freshly built op was shared"),
         }
-        self
     }
 
     /// Returns the op with a deadline: a call not *started* within `limit` of its
@@ -202,14 +259,10 @@ impl<K> Op<K> {
     /// ```
     #[must_use]
     pub fn deadline(self, limit: std::time::Duration) -> Self {
-        let mut op = Op::build(self.inner.name.clone(), self.inner.weight, self.inner.tag.clone());
-        match Arc::get_mut(&mut op.inner) {
-            Some(inner) => {
-                inner.deadline = Some(limit);
-                inner.deadline_ns = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX).max(1);
-            }
-            None => crate::fatal("a freshly built op was shared"),
-        }
+        let mut op = Op::rebuilt(&self, self.inner.weight, self.inner.tag.clone());
+        let inner = op.inner_mut();
+        inner.deadline = Some(limit);
+        inner.deadline_ns = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX).max(1);
         op
     }
 
@@ -227,7 +280,7 @@ impl<K> Op<K> {
     /// Returns the op with another weight, keeping its name and tags.
     #[must_use]
     pub fn weight(self, weight: Weight) -> Self {
-        Op::build(self.inner.name.clone(), weight, self.inner.tag.clone()).keep_deadline(&self)
+        Op::rebuilt(&self, weight, self.inner.tag.clone())
     }
 
     /// The op's name.
@@ -247,6 +300,28 @@ impl<K> Op<K> {
 
     pub(crate) fn tag(&self) -> &Tag {
         &self.inner.tag
+    }
+
+    /// The storage tier if this is an `Op<Storage>`.
+    pub(crate) fn storage(&self) -> Option<StorageSpeed> {
+        self.inner.storage
+    }
+}
+
+impl Op<Storage> {
+    /// The op's storage tier.
+    ///
+    /// ```
+    /// use tokengate::{Op, StorageSpeed, Weight};
+    /// // `weight` keeps the tier, before or after `storage_speed`.
+    /// let op = Op::new("append_log").storage_speed(StorageSpeed::Fast).weight(Weight::Heavy);
+    /// assert_eq!((op.storage_speed_of(), op.weight_of()), (StorageSpeed::Fast, Weight::Heavy));
+    /// ```
+    pub fn storage_speed_of(&self) -> StorageSpeed {
+        match self.inner.storage {
+            Some(speed) => speed,
+            None => crate::fatal("Op<Storage> without a storage speed"),
+        }
     }
 }
 

@@ -27,6 +27,7 @@ mod burst;
 mod fib;
 mod heavy;
 mod idle;
+mod iomix;
 mod latency;
 mod pingpong;
 mod pools;
@@ -34,4 +35,4 @@ mod work;
 
 // The users reach everything through `use common::*;`, each for its own subset.
 #[allow(unused_imports)]
-pub use self::{bridge::*, burst::*, fib::*, heavy::*, idle::*, latency::*, pingpong::*, pools::*, work::*};
+pub use self::{bridge::*, burst::*, fib::*, heavy::*, idle::*, iomix::*, latency::*, pingpong::*, pools::*, work::*};

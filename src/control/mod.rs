@@ -128,8 +128,9 @@ impl Control {
     }
 }
 
-/// True if the task has a deadline and it has passed (counted from its spawn).
-fn expired(meta: &Meta) -> bool {
+/// True if `meta`'s deadline passed before it started (checked wherever a queued
+/// task is about to run: workers, and the storage lane).
+pub(crate) fn expired(meta: &Meta) -> bool {
     meta.deadline_ns != 0
         && crate::clock::between(meta.times.queued, crate::clock::now()) >= Duration::from_nanos(meta.deadline_ns)
 }
