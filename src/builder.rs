@@ -3,6 +3,7 @@
 use crate::coordinator::{Coordinator, Shared, MAX_WORKERS};
 use crate::error::BuildError;
 use crate::lanes::SharedLanes;
+use crate::metrics::Metrics;
 use crate::sync::{park, Arc, AtomicUsize, Builder as ThreadBuilder, Ordering};
 use crate::worker::WorkerCtx;
 
@@ -21,6 +22,8 @@ pub struct Builder {
     pin: bool,
     reserve: Option<usize>,
     name: String,
+    metrics: bool,
+    history: usize,
 }
 
 impl Builder {
@@ -30,6 +33,8 @@ impl Builder {
             pin: true,
             reserve: None,
             name: "tokengate".into(),
+            metrics: true,
+            history: DEFAULT_HISTORY,
         }
     }
 
@@ -62,6 +67,38 @@ impl Builder {
         self
     }
 
+    /// Record metrics (`Handle::metrics`, the execution history). Default: `true`.
+    /// With `false`, no op counter, histogram, history or busy time is recorded; the
+    /// per-worker `executed`, `stolen` and `parks` counters stay (`WorkerStats`).
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op};
+    /// let gate = Coordinator::builder().workers(1).metrics(false).build().unwrap();
+    /// gate.spawn(&Op::new("quiet"), || ()).wait().unwrap();
+    /// assert!(gate.metrics().ops().is_empty() && gate.recent_executions(10).is_empty());
+    /// ```
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
+    /// How many recent executions the history keeps (per worker ring, merged on
+    /// read; see [`Handle::recent_executions`](crate::Handle::recent_executions)).
+    /// Default: 1024. `0` keeps none.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op};
+    /// let gate = Coordinator::builder().workers(1).history(4).build().unwrap();
+    /// for _ in 0..10 {
+    ///     gate.spawn(&Op::new("ring"), || ()).wait().unwrap();
+    /// }
+    /// assert_eq!(gate.recent_executions(100).len(), 4);
+    /// ```
+    pub fn history(mut self, entries: usize) -> Self {
+        self.history = entries;
+        self
+    }
+
     /// Starts the workers and waits until every one is running (and pinned, if asked).
     pub fn build(self) -> Result<Coordinator, BuildError> {
         crate::clock::init();
@@ -85,7 +122,8 @@ impl Builder {
             return Err(BuildError::ReserveTooLarge { reserved, workers: n });
         }
         let (lanes, locals) = SharedLanes::new(n);
-        let shared = Arc::new(Shared::new(lanes, n, n - reserved));
+        let metrics = Metrics::new(n, self.metrics, self.history);
+        let shared = Arc::new(Shared::new(lanes, n, n - reserved, metrics));
         let started = Arc::new(AtomicUsize::new(0));
         let builder_thread = crate::sync::current();
         let mut threads = Vec::with_capacity(n);
@@ -124,6 +162,9 @@ impl Default for Builder {
         Builder::new()
     }
 }
+
+/// Entries the execution history keeps by default.
+const DEFAULT_HISTORY: usize = 1024;
 
 fn default_workers() -> usize {
     match core_affinity::get_core_ids() {

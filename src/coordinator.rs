@@ -25,6 +25,7 @@ use crate::error::TaskError;
 use crate::handle::Handle;
 use crate::lanes::{HeavyGate, Lane, SharedLanes};
 use crate::locality::{Locality, Placement};
+use crate::metrics::{Metrics, OutcomeCell};
 use crate::op::{Op, Tag, Weight};
 use crate::registry::OpId;
 use crate::sleep::Sleep;
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) heavy: HeavyGate,
     pub(crate) locality: Arc<Locality>,
     pub(crate) workers: Box<[CachePadded<WorkerInfo>]>,
+    /// Counters, histograms and history (`metrics/mod.rs`).
+    pub(crate) metrics: Metrics,
     state: AtomicUsize,
     terminate: AtomicBool,
 }
@@ -54,13 +57,14 @@ pub(crate) struct Shared {
 impl Shared {
     /// The shared state of a new, open pool of `workers` workers, `heavy_limit` of
     /// which may run `Heavy` work at once.
-    pub(crate) fn new(lanes: SharedLanes, workers: usize, heavy_limit: usize) -> Shared {
+    pub(crate) fn new(lanes: SharedLanes, workers: usize, heavy_limit: usize, metrics: Metrics) -> Shared {
         Shared {
             lanes,
             sleep: Sleep::new(workers),
             heavy: HeavyGate::new(heavy_limit),
             locality: Arc::new(Locality::new(workers)),
             workers: (0..workers).map(|_| CachePadded::new(WorkerInfo::new())).collect(),
+            metrics,
             state: AtomicUsize::new(OPEN),
             terminate: AtomicBool::new(false),
         }
@@ -135,6 +139,9 @@ impl Shared {
         let id = task::next_id();
         worker::with_ctx_of(self, |ctx| {
             let inside = ctx.is_some();
+            // Metrics: every spawn counts once, here, in the spawning thread's shard.
+            let shard = ctx.map(WorkerCtx::index);
+            self.metrics.submitted(op, weight, shard);
             if !self.accepts(self.state.load(Ordering::Relaxed), inside) {
                 let (task, ptr) = task::new(
                     f,
@@ -144,9 +151,10 @@ impl Shared {
                         weight,
                         op,
                         times: Times::queued_now(),
+                        outcome: OutcomeCell::new(),
                     },
                 );
-                task.abort(TaskError::Shutdown);
+                self.metrics.abort(task, shard);
                 return Token::from_raw(ptr);
             }
             let place =
@@ -163,6 +171,7 @@ impl Shared {
                 weight,
                 op,
                 times: Times::queued_now(),
+                outcome: OutcomeCell::new(),
             };
             let (task, ptr) = task::new(f, meta);
             match (target, ctx) {
@@ -170,8 +179,11 @@ impl Shared {
                 (Some(w), Some(c)) if c.index() == w => c.push_own(Lane::Pinned, task),
                 (None, Some(c)) => c.push_own(Lane::Weight(weight), task),
                 (target, _) => {
-                    if !self.push_shared(target, weight, task, inside) {
-                        Header::abort(ptr, TaskError::Shutdown);
+                    if !self.push_shared(target, weight, task, inside) && Header::abort(ptr, TaskError::Shutdown) {
+                        // Metrics: resolved by this re-check, so counted here.
+                        // SAFETY: the token's reference (`ptr`) is still ours.
+                        let meta = unsafe { &ptr.as_ref().meta };
+                        self.metrics.record_resolved(meta, crate::metrics::Outcome::Shutdown, shard);
                     }
                     match target {
                         Some(w) => self.sleep.notify_worker(w),
@@ -262,7 +274,8 @@ impl Coordinator {
                 let _ = t.join();
             }
         }
-        self.handle.shared.lanes.drain_shared();
+        let shared = &self.handle.shared;
+        shared.lanes.drain_shared(&mut |t| shared.metrics.abort(t, None));
     }
 }
 

@@ -39,6 +39,11 @@ impl OpId {
         self.0 as usize
     }
 
+    /// The id whose [`index`](OpId::index) is `index` (metrics store ids packed).
+    pub(crate) fn from_index(index: u32) -> OpId {
+        OpId(index)
+    }
+
     /// The id of op name `name`, interning it on first use.
     pub(crate) fn intern(name: &str) -> OpId {
         let reg = registry();

@@ -97,6 +97,13 @@ pub(crate) struct Meta {
     pub op: OpId,
     /// When it was queued, started and finished.
     pub times: Times,
+
+    // --- metrics (src/metrics) ---
+    /// How the task was resolved. Written by whoever resolves it, before `DONE`; a
+    /// token-side resolver (`Header::abort`) writes it *before* its claim, so a queue
+    /// reference that loses the claim can tell what to count (`metrics/mod.rs`,
+    /// "Counting each token once").
+    pub outcome: crate::metrics::OutcomeCell,
 }
 
 /// When a task was queued, started and finished, as raw [`clock`](crate::clock)
@@ -198,6 +205,7 @@ where
         let result =
             crate::worker::as_current(ptr, || catch_unwind(AssertUnwindSafe(f))).map_err(TaskError::from_panic);
         times.finished.store(crate::clock::now(), StdOrdering::Relaxed);
+        cell.header.meta.outcome.set_ran(result.is_ok());
         // SAFETY: still the exclusive owner of the slot until `DONE` is published.
         cell.stage.with_mut(|s| unsafe { *s = Stage::Done(result) });
     }
@@ -205,6 +213,7 @@ where
     unsafe fn abort(ptr: NonNull<Header>, err: TaskError) {
         // SAFETY: as in `run`: a live `Cell<F, T>`, and the caller won the claim.
         let cell = unsafe { ptr.cast::<Cell<F, T>>().as_ref() };
+        cell.header.meta.outcome.set_error(&err);
         cell.header
             .meta
             .times
@@ -293,6 +302,7 @@ impl Header {
                 weight: Weight::Medium,
                 op: OpId::NONE,
                 times: Times::queued_at(0),
+                outcome: crate::metrics::OutcomeCell::new(),
             },
         }
     }
@@ -304,11 +314,14 @@ impl Header {
             if s & STAGE != QUEUED {
                 return false;
             }
-            // ORDERING: Acquire pairs with the Release that made the task reachable
-            // (queue push or token hand-off), so the winner sees the closure.
+            // ORDERING: AcqRel. Acquire pairs with the Release that made the task
+            // reachable (queue push or token hand-off), so the winner sees the closure.
+            // Release publishes a token-side resolver's `meta.outcome` (written before
+            // its claim) to a queue reference that loses and then loads with Acquire
+            // (`TaskRef::lost_claim`).
             match self
                 .state
-                .compare_exchange_weak(s, s | RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange_weak(s, s | RUNNING, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => return true,
                 Err(actual) => s = actual,
@@ -404,6 +417,14 @@ impl Header {
         }
     }
 
+    /// A queue reference lost the claim: somebody else resolved the task. The Acquire
+    /// load makes their `meta.outcome` visible before `release` reads it.
+    fn lost_claim(&self, release: impl FnOnce(&Meta, bool)) {
+        // ORDERING: Acquire pairs with the AcqRel of the winning claim (see `claim`).
+        let _ = self.state.load(Ordering::Acquire);
+        release(&self.meta, false);
+    }
+
     /// Registers `waker` for the completion and announces it with `AWAITER`.
     /// Returns true if the task is already done (the caller must not wait).
     pub(crate) fn register(&self, waker: &std::task::Waker) -> bool {
@@ -429,7 +450,9 @@ impl Header {
     pub(crate) fn abort(ptr: NonNull<Header>, err: TaskError) -> bool {
         // SAFETY: callers hold a reference, so the header is alive.
         let header = unsafe { ptr.as_ref() };
-        if !header.claim() {
+        // Metrics: announce the outcome before claiming (see `Meta::outcome`). A lost
+        // announcement means the task is already resolved or being resolved.
+        if !header.meta.outcome.announce(&err) || !header.claim() {
             return false;
         }
         // SAFETY: we won the claim; the vtable matches the allocation.
@@ -494,17 +517,27 @@ unsafe impl Send for TaskRef {}
 impl TaskRef {
     /// Runs the task if nobody claimed it first (a cancelled task is skipped).
     /// Returns true if this call ran it.
+    #[allow(dead_code)] // the workers use `run_then`; kept for the loom models
     pub(crate) fn run(self) -> bool {
+        self.run_then(|_, _| ())
+    }
+
+    /// [`run`](TaskRef::run), calling `release(meta, resolved_here)` while this
+    /// reference is still held, just before it is given up (metrics count there:
+    /// `metrics/mod.rs`). `resolved_here` is false if somebody else resolved the task.
+    pub(crate) fn run_then(self, release: impl FnOnce(&Meta, bool)) -> bool {
         let ptr = self.into_raw();
         // SAFETY: `into_raw` handed us the queue's reference.
         let header = unsafe { ptr.as_ref() };
         if !header.claim() {
+            header.lost_claim(release);
             // SAFETY: we own the reference and do not use it again.
             unsafe { Header::drop_ref(ptr) };
             return false;
         }
         // SAFETY: we won the claim; the vtable matches the allocation.
         unsafe { (header.vtable.run)(ptr) };
+        release(&header.meta, true);
         Header::complete(ptr, true);
         true
     }
@@ -514,7 +547,8 @@ impl TaskRef {
     /// shortcut" in the module docs). Nobody else can reach the state word, so no
     /// read-modify-write is needed. Returns true if this call ran it (false: it was
     /// cancelled before it was popped).
-    pub(crate) fn run_by_waiter(self) -> bool {
+    /// `release` is called as in [`run_then`](TaskRef::run_then).
+    pub(crate) fn run_by_waiter(self, release: impl FnOnce(&Meta, bool)) -> bool {
         let ptr = self.into_raw();
         // SAFETY: `into_raw` handed us the queue's reference.
         let header = unsafe { ptr.as_ref() };
@@ -523,6 +557,7 @@ impl TaskRef {
         // pop that handed over this reference, and no other thread holds a reference.
         let s = header.state.load(Ordering::Relaxed);
         if s & STAGE != QUEUED {
+            release(&header.meta, false);
             // SAFETY: we own the reference and do not use it again.
             unsafe { Header::drop_ref(ptr) };
             return false;
@@ -530,6 +565,7 @@ impl TaskRef {
         header.state.store(s | RUNNING, Ordering::Relaxed);
         // SAFETY: `RUNNING` is ours: nobody else can claim the task (module docs).
         unsafe { (header.vtable.run)(ptr) };
+        release(&header.meta, true);
         header.meta.placement.release();
         let s = header.state.load(Ordering::Relaxed);
         // Publish `DONE` and drop the queue's reference; the token keeps its own.
@@ -554,6 +590,12 @@ impl TaskRef {
         let _ = self.into_raw();
     }
 
+    /// The task's metadata.
+    pub(crate) fn meta(&self) -> &Meta {
+        // SAFETY: this handle owns a reference, so the header is alive while it is borrowed.
+        &unsafe { self.ptr.as_ref() }.meta
+    }
+
     /// True if this is a reference to the task `header`.
     pub(crate) fn is(&self, header: &Header) -> bool {
         std::ptr::eq(self.ptr.as_ptr(), header)
@@ -561,14 +603,21 @@ impl TaskRef {
 
     /// Resolves the task with `err` unless it was already claimed.
     pub(crate) fn abort(self, err: TaskError) {
+        self.abort_then(err, |_, _| ());
+    }
+
+    /// [`abort`](TaskRef::abort), calling `release` as [`run_then`](TaskRef::run_then) does.
+    pub(crate) fn abort_then(self, err: TaskError, release: impl FnOnce(&Meta, bool)) {
         let ptr = self.into_raw();
         // SAFETY: `into_raw` handed us the queue's reference.
         let header = unsafe { ptr.as_ref() };
         if header.claim() {
             // SAFETY: we won the claim; the vtable matches the allocation.
             unsafe { (header.vtable.abort)(ptr, err) };
+            release(&header.meta, true);
             Header::complete(ptr, true);
         } else {
+            header.lost_claim(release);
             // SAFETY: we own the reference and do not use it again.
             unsafe { Header::drop_ref(ptr) };
         }
