@@ -131,6 +131,7 @@ impl<T> OpTable<T> {
 
     /// Segment and offset of `id`: segment 0 holds ids `0..BASE`, segment `s > 0`
     /// holds `BASE << (s - 1) .. BASE << s`.
+    #[inline]
     fn locate(id: OpId) -> (usize, usize) {
         let i = id.index();
         if i < BASE {
@@ -148,6 +149,7 @@ impl<T> OpTable<T> {
         }
     }
 
+    #[inline]
     fn slot(&self, id: OpId) -> Option<&OnceLock<T>> {
         let (seg, off) = Self::locate(id);
         // ORDERING: Acquire pairs with the Release of the CAS that installed the
@@ -159,15 +161,23 @@ impl<T> OpTable<T> {
     }
 
     /// The entry of `id`, if it was made.
+    #[inline]
     pub(crate) fn get(&self, id: OpId) -> Option<&T> {
         self.slot(id)?.get()
     }
 
     /// The entry of `id`, made by `init` if missing.
+    #[inline]
     pub(crate) fn get_or_init(&self, id: OpId, init: impl FnOnce() -> T) -> &T {
         if let Some(v) = self.get(id) {
             return v;
         }
+        self.make(id, init)
+    }
+
+    /// The slow half of `get_or_init`.
+    #[cold]
+    fn make(&self, id: OpId, init: impl FnOnce() -> T) -> &T {
         let (seg, off) = Self::locate(id);
         let base = self.segment(seg);
         // SAFETY: as in `slot`.

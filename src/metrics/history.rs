@@ -25,6 +25,20 @@ struct Slot {
     finished: AtomicU64,
 }
 
+impl Slot {
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn write(&self, id: u64, op: OpId, worker: Option<usize>, outcome: Outcome, wait: u64, run: u64, finished: u64) {
+        let worker = worker.map_or(0, |w| (w as u64 + 1) & 0xff_ffff);
+        self.id.store(id, Ordering::Relaxed);
+        let packed = (u64::from(op.index() as u32) << 32) | (worker << 8) | u64::from(outcome.code());
+        self.packed.store(packed, Ordering::Relaxed);
+        self.wait.store(wait, Ordering::Relaxed);
+        self.run.store(run, Ordering::Relaxed);
+        self.finished.store(finished, Ordering::Relaxed);
+    }
+}
+
 pub(super) struct History {
     slots: Box<[Slot]>,
     head: AtomicU64,
@@ -32,7 +46,10 @@ pub(super) struct History {
 }
 
 impl History {
+    /// A ring of at least `capacity` slots (a power of two, so a position maps to
+    /// its slot with a mask).
     pub(super) fn new(capacity: usize, single_writer: bool) -> Self {
+        let capacity = if capacity == 0 { 0 } else { capacity.next_power_of_two() };
         let slots = (0..capacity)
             .map(|_| Slot {
                 seq: AtomicU64::new(0),
@@ -50,8 +67,35 @@ impl History {
         }
     }
 
+    /// `push` by a worker into its own ring (the single writer).
     #[allow(clippy::too_many_arguments)]
     #[inline]
+    pub(super) fn push_single(
+        &self,
+        id: u64,
+        op: OpId,
+        worker: usize,
+        outcome: Outcome,
+        wait: u64,
+        run: u64,
+        finished: u64,
+    ) {
+        let mask = (self.slots.len() as u64).wrapping_sub(1);
+        let pos = self.head.load(Ordering::Relaxed);
+        let Some(slot) = self.slots.get((pos & mask) as usize) else {
+            return; // no history kept
+        };
+        self.head.store(pos + 1, Ordering::Relaxed);
+        let odd = 2 * pos + 1;
+        slot.seq.store(odd, Ordering::Relaxed);
+        // ORDERING: Release fence, as in `push`.
+        fence(Ordering::Release);
+        slot.write(id, op, Some(worker), outcome, wait, run, finished);
+        // ORDERING: Release, as in `push`.
+        slot.seq.store(odd + 1, Ordering::Release);
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn push(
         &self,
         id: u64,
@@ -73,7 +117,7 @@ impl History {
         } else {
             self.head.fetch_add(1, Ordering::Relaxed)
         };
-        let slot = &self.slots[(pos % cap) as usize];
+        let slot = &self.slots[(pos & (cap - 1)) as usize];
         let odd = 2 * pos + 1;
         if self.single_writer {
             slot.seq.store(odd, Ordering::Relaxed);
@@ -87,15 +131,7 @@ impl History {
         // ORDERING: Release fence: a reader that sees any field below also sees the
         // odd sequence, so it knows to discard the slot.
         fence(Ordering::Release);
-        let worker = worker.map_or(0, |w| (w as u64 + 1) & 0xff_ffff);
-        slot.id.store(id, Ordering::Relaxed);
-        slot.packed.store(
-            (u64::from(op.index() as u32) << 32) | (worker << 8) | u64::from(outcome.code()),
-            Ordering::Relaxed,
-        );
-        slot.wait.store(wait, Ordering::Relaxed);
-        slot.run.store(run, Ordering::Relaxed);
-        slot.finished.store(finished, Ordering::Relaxed);
+        slot.write(id, op, worker, outcome, wait, run, finished);
         // ORDERING: Release: a reader that loads this even sequence with Acquire sees
         // every field written above.
         slot.seq.store(odd + 1, Ordering::Release);

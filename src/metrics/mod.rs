@@ -244,6 +244,12 @@ impl WorkerCells {
     }
 }
 
+/// Adds `by` to a counter only this thread writes: a load and a store, no RMW.
+#[inline]
+fn single_writer_add(counter: &AtomicU64, by: u64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
+}
+
 /// One shard: written by one worker (single writer), or by any thread (outside).
 struct Shard {
     single_writer: bool,
@@ -262,6 +268,7 @@ impl Shard {
         }
     }
 
+    #[inline]
     fn op(&self, op: OpId, weight: Weight) -> &OpCells {
         self.ops.get_or_init(op, || OpCells::new(weight))
     }
@@ -298,9 +305,16 @@ impl Metrics {
         }
     }
 
+    #[inline]
     fn shard(&self, worker: Option<usize>) -> &Shard {
-        let outside = self.shards.len() - 1;
-        &self.shards[worker.unwrap_or(outside).min(outside)]
+        match worker.and_then(|w| self.shards.get(w)) {
+            Some(shard) => shard,
+            None => self.outside(),
+        }
+    }
+
+    fn outside(&self) -> &Shard {
+        &self.shards[self.shards.len() - 1]
     }
 
     /// Worker `w`'s counters (for `WorkerStats`).
@@ -344,13 +358,34 @@ impl Metrics {
             return;
         }
         let outcome = meta.outcome.get();
-        let ran = resolved_here && matches!(outcome, Some(Outcome::Completed | Outcome::Panicked));
-        if ran {
-            shard.bump(&shard.worker.executed, 1);
+        match outcome {
+            Some(outcome @ (Outcome::Completed | Outcome::Panicked)) if resolved_here => {
+                shard.bump(&shard.worker.executed, 1);
+                if self.enabled {
+                    self.record_run(shard, meta, outcome, worker, nested);
+                }
+            }
+            _ if self.enabled => self.count(shard, meta, resolved_here, outcome, Some(worker), false),
+            _ => {}
         }
-        if self.enabled {
-            self.count(shard, meta, resolved_here, outcome, Some(worker), nested);
+    }
+
+    /// The common case, kept lean: a worker ran the task. Its shard has one writer.
+    #[inline]
+    fn record_run(&self, shard: &Shard, meta: &Meta, outcome: Outcome, worker: usize, nested: bool) {
+        let cells = shard.op(meta.op, meta.weight);
+        single_writer_add(&cells.counts[slot(outcome)], 1);
+        let times = &meta.times;
+        let started = times.started.load(Ordering::Relaxed);
+        let finished = times.finished.load(Ordering::Relaxed);
+        let wait = started.saturating_sub(times.queued);
+        let run = finished.saturating_sub(started);
+        cells.queue_wait.record(wait);
+        cells.run_time.record(run);
+        if !nested {
+            single_writer_add(&shard.worker.busy_ticks, run);
         }
+        shard.history.push_single(meta.id, meta.op, worker, outcome, wait, run, finished);
     }
 
     /// Releases a queue reference in pool context off the workers' run path (drains,
@@ -375,6 +410,7 @@ impl Metrics {
         }
     }
 
+    #[cold]
     fn count(
         &self,
         shard: &Shard,
