@@ -33,7 +33,9 @@ fn main() {
             let ts: Vec<_> = (0..n).map(|i| gate.spawn(&op, move || i ^ 0x5a)).collect();
             ts.into_iter().map(|t| t.wait().expect("task")).sum()
         }
-        "pingpong" => (0..n).map(|i| gate.spawn(&op, move || i ^ 0x5a).wait().expect("task")).sum(),
+        "pingpong" => (0..n)
+            .map(|i| gate.spawn(&op, move || i ^ 0x5a).wait().expect("task"))
+            .sum(),
         "fib" => gate.spawn(&op, move || fib(n)).wait().expect("fib"),
         other => panic!("unknown scenario {other}: burst, pingpong or fib"),
     };

@@ -183,7 +183,8 @@ impl Shared {
                         // Metrics: resolved by this re-check, so counted here.
                         // SAFETY: the token's reference (`ptr`) is still ours.
                         let meta = unsafe { &ptr.as_ref().meta };
-                        self.metrics.record_resolved(meta, crate::metrics::Outcome::Shutdown, shard);
+                        self.metrics
+                            .record_resolved(meta, crate::metrics::Outcome::Shutdown, shard);
                     }
                     match target {
                         Some(w) => self.sleep.notify_worker(w),

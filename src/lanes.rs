@@ -162,7 +162,12 @@ impl SharedLanes {
     /// inboxes (a racy count, for `Handle::metrics`).
     pub(crate) fn queued_by_kind(&self) -> (usize, usize, usize) {
         let injector = self.injector.iter().map(Injector::len).sum();
-        let local = self.remote.iter().flat_map(|r| r.stealers.iter()).map(Stealer::len).sum();
+        let local = self
+            .remote
+            .iter()
+            .flat_map(|r| r.stealers.iter())
+            .map(Stealer::len)
+            .sum();
         let inbox = self.remote.iter().map(|r| r.inbox.len()).sum();
         (injector, local, inbox)
     }

@@ -73,7 +73,10 @@ impl WorkerInfo {
     pub(crate) fn pin(&self) -> (Option<usize>, bool) {
         let core = self.core.load(Ordering::Relaxed);
         // ORDERING: Acquire pairs with the Release store made before start-up completes.
-        ((core != usize::MAX).then_some(core), self.pinned.load(Ordering::Acquire))
+        (
+            (core != usize::MAX).then_some(core),
+            self.pinned.load(Ordering::Acquire),
+        )
     }
 }
 
@@ -446,8 +449,9 @@ impl WorkerCtx {
     /// this worker's pinned work are not left waiting for a worker that is blocked.
     pub(crate) fn drain_own(&self) {
         let metrics = &self.shared.metrics;
-        self.local
-            .drain(&self.shared.lanes, self.index, &mut |t| metrics.abort(t, Some(self.index)));
+        self.local.drain(&self.shared.lanes, self.index, &mut |t| {
+            metrics.abort(t, Some(self.index))
+        });
     }
 }
 

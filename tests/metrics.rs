@@ -12,7 +12,8 @@ use common::{get, spin_until, Latch, LIMIT};
 use tokengate::{Coordinator, Health, MetricsSnapshot, Op, OpMetrics, Outcome, TaskError, Weight};
 
 fn op_of(m: &MetricsSnapshot, name: &str) -> OpMetrics {
-    m.op(name).unwrap_or_else(|| panic!("op {name} missing from {:?}", m.ops()))
+    m.op(name)
+        .unwrap_or_else(|| panic!("op {name} missing from {:?}", m.ops()))
 }
 
 fn counts(o: &OpMetrics) -> [u64; 6] {
@@ -24,9 +25,25 @@ fn counts(o: &OpMetrics) -> [u64; 6] {
 fn assert_conserved(m: &MetricsSnapshot) {
     let mut runs = 0;
     for o in m.ops() {
-        assert_eq!(o.submitted, o.resolved(), "op {} does not balance: {:?}", o.name, counts(o));
-        assert_eq!(o.run_time.count(), o.completed + o.panicked, "op {} run_time count", o.name);
-        assert_eq!(o.queue_wait.count(), o.completed + o.panicked, "op {} queue_wait count", o.name);
+        assert_eq!(
+            o.submitted,
+            o.resolved(),
+            "op {} does not balance: {:?}",
+            o.name,
+            counts(o)
+        );
+        assert_eq!(
+            o.run_time.count(),
+            o.completed + o.panicked,
+            "op {} run_time count",
+            o.name
+        );
+        assert_eq!(
+            o.queue_wait.count(),
+            o.completed + o.panicked,
+            "op {} queue_wait count",
+            o.name
+        );
         runs += o.completed + o.panicked;
     }
     let executed: u64 = m.workers().iter().map(|w| w.executed).sum();
@@ -57,7 +74,10 @@ fn counts_each_outcome_once() {
         get(gate.spawn(&ok, || ())).unwrap();
     }
     for _ in 0..3 {
-        assert!(matches!(get(gate.spawn(&boom, || panic!("no"))), Err(TaskError::Panicked { .. })));
+        assert!(matches!(
+            get(gate.spawn(&boom, || panic!("no"))),
+            Err(TaskError::Panicked { .. })
+        ));
     }
     // Block the only worker, then queue work behind it.
     let latch = Latch::new();
@@ -107,7 +127,11 @@ fn counts_each_outcome_once() {
     assert_eq!(counts(&op_of(&m, "count-block")), [1, 1, 0, 0, 0, 0]);
     assert_eq!(counts(&op_of(&m, "count-probe")), [probes, 0, 0, 0, 0, probes]);
     assert_eq!(m.workers()[0].executed, 9);
-    assert_eq!(handle.worker_stats()[0].executed, 9, "WorkerStats reads the same counter");
+    assert_eq!(
+        handle.worker_stats()[0].executed,
+        9,
+        "WorkerStats reads the same counter"
+    );
     assert_conserved(&m);
     assert_eq!(m.queued().total(), 0);
 }
@@ -186,7 +210,10 @@ fn conservation_under_a_randomized_mix() {
         assert!(total >= 1700, "round {round}: only {total} submitted");
         let panicked: u64 = m.ops().iter().map(|o| o.panicked).sum();
         let cancelled: u64 = m.ops().iter().map(|o| o.cancelled).sum();
-        assert!(panicked > 0 && cancelled > 0, "round {round}: the mix must panic and cancel");
+        assert!(
+            panicked > 0 && cancelled > 0,
+            "round {round}: the mix must panic and cancel"
+        );
         if round == 0 {
             assert_eq!(m.ops().iter().map(|o| o.shutdown).sum::<u64>(), 0, "graceful runs all");
         }
@@ -219,15 +246,27 @@ fn histogram_quantiles_match_known_durations() {
         // Lower bound: the task spun at least `expect` (minus the 3% bucket error);
         // upper bound: generous, the machine is shared.
         assert!(p50 >= expect.mul_f64(0.96) && p50 <= expect * 3, "{name} p50 {p50:?}");
-        assert!(h.max() >= expect && h.max() >= h.quantile(0.99), "{name} max {:?}", h.max());
-        assert!(h.quantile(0.0) >= expect.mul_f64(0.96), "{name} min {:?}", h.quantile(0.0));
+        assert!(
+            h.max() >= expect && h.max() >= h.quantile(0.99),
+            "{name} max {:?}",
+            h.max()
+        );
+        assert!(
+            h.quantile(0.0) >= expect.mul_f64(0.96),
+            "{name} min {:?}",
+            h.quantile(0.0)
+        );
         assert!(h.sum() >= expect * n as u32, "{name} sum {:?}", h.sum());
     };
     check("hist-2ms", Duration::from_millis(2), 15);
     check("hist-200us", Duration::from_micros(200), 40);
     let wait = op_of(&m, "hist-wait").queue_wait;
     assert_eq!(wait.count(), 5);
-    assert!(wait.max() >= Duration::from_millis(9), "queued behind 10 ms: {:?}", wait.max());
+    assert!(
+        wait.max() >= Duration::from_millis(9),
+        "queued behind 10 ms: {:?}",
+        wait.max()
+    );
     assert!(wait.max() < LIMIT);
     let busy = m.workers()[0].busy;
     assert!(busy >= Duration::from_millis(30 + 8 + 10), "busy {busy:?}");
@@ -255,7 +294,10 @@ fn history_is_bounded_and_newest_first() {
     }
     // i = 23 panicked: it is the 7th newest (29..=22).
     assert_eq!(recent[6].outcome, Outcome::Panicked);
-    assert!(recent.iter().enumerate().all(|(k, e)| k == 6 || e.outcome == Outcome::Completed));
+    assert!(recent
+        .iter()
+        .enumerate()
+        .all(|(k, e)| k == 6 || e.outcome == Outcome::Completed));
     // Cancelled tasks are recorded too, when the worker finds them.
     let started = Arc::new(AtomicBool::new(false));
     let latch = Latch::new();
@@ -275,7 +317,10 @@ fn history_is_bounded_and_newest_first() {
     get(blocker).unwrap();
     single.shutdown();
     let recent = single.recent_executions(4);
-    let e = recent.iter().find(|e| e.id == cancelled_id).expect("cancelled task in history");
+    let e = recent
+        .iter()
+        .find(|e| e.id == cancelled_id)
+        .expect("cancelled task in history");
     assert_eq!((e.outcome, e.ran_for), (Outcome::Cancelled, Duration::ZERO));
 }
 

@@ -9,7 +9,10 @@ use tokengate::{Coordinator, MetricsSnapshot, Op, Outcome, Weight};
 
 fn workload() -> (Coordinator, MetricsSnapshot) {
     let gate = Coordinator::builder().workers(2).build().unwrap();
-    let (a, b) = (Op::new("export-a").weight(Weight::Light), Op::new("export-b").weight(Weight::Heavy));
+    let (a, b) = (
+        Op::new("export-a").weight(Weight::Light),
+        Op::new("export-b").weight(Weight::Heavy),
+    );
     let mut ts = Vec::new();
     for i in 0..60u32 {
         ts.push(gate.spawn(&a, move || assert!(i % 7 != 0)));
@@ -61,13 +64,22 @@ fn prometheus_text_parses_and_matches_the_counters() {
         assert!(o.panicked > 0 && o.completed > 0);
         for hist in ["tokengate_task_run_seconds", "tokengate_task_queue_wait_seconds"] {
             let count = value(&find(&s, &format!("{hist}_count"), &labels).value);
-            assert_eq!(count, (o.completed + o.panicked) as f64, "{hist}_count matches the counters");
+            assert_eq!(
+                count,
+                (o.completed + o.panicked) as f64,
+                "{hist}_count matches the counters"
+            );
             let Value::Histogram(buckets) = &find(&s, hist, &labels).value else {
                 panic!("{hist} is not a histogram");
             };
-            assert!(buckets.windows(2).all(|w| w[0].less_than < w[1].less_than && w[0].count <= w[1].count));
+            assert!(buckets
+                .windows(2)
+                .all(|w| w[0].less_than < w[1].less_than && w[0].count <= w[1].count));
             let inf = buckets.last().unwrap();
-            assert!(inf.less_than.is_infinite() && inf.count == count, "+Inf bucket is the count");
+            assert!(
+                inf.less_than.is_infinite() && inf.count == count,
+                "+Inf bucket is the count"
+            );
             let sum = value(&find(&s, &format!("{hist}_sum"), &labels).value);
             assert!(sum > 0.0 && sum < 60.0, "{hist}_sum {sum}");
         }
@@ -76,7 +88,11 @@ fn prometheus_text_parses_and_matches_the_counters() {
         let idx = w.index.to_string();
         let executed = value(&find(&s, "tokengate_worker_executed_total", &[("worker", &idx)]).value);
         assert_eq!(executed, w.executed as f64);
-        find(&s, "tokengate_worker_stolen_total", &[("worker", &idx), ("weight", "heavy")]);
+        find(
+            &s,
+            "tokengate_worker_stolen_total",
+            &[("worker", &idx), ("weight", "heavy")],
+        );
         find(&s, "tokengate_worker_busy_seconds_total", &[("worker", &idx)]);
     }
     for lane in ["injector", "local", "pinned", "storage", "held"] {
@@ -101,8 +117,14 @@ fn label_values_are_escaped() {
     let gate = Coordinator::builder().workers(1).build().unwrap();
     get(gate.spawn(&Op::new("we\"ird\\op\nname"), || ())).unwrap();
     let text = gate.metrics().to_prometheus();
-    assert!(text.contains(r#"op="we\"ird\\op\nname""#), "escaped label missing:\n{text}");
-    assert!(text.lines().all(|l| !l.starts_with("name")), "a raw newline split a line");
+    assert!(
+        text.contains(r#"op="we\"ird\\op\nname""#),
+        "escaped label missing:\n{text}"
+    );
+    assert!(
+        text.lines().all(|l| !l.starts_with("name")),
+        "a raw newline split a line"
+    );
 }
 
 #[cfg(feature = "serde")]

@@ -48,7 +48,8 @@ impl super::MetricsSnapshot {
                     .absolute(w.stolen.of(weight));
             }
             metrics::counter!("tokengate_worker_stack_jobs_total", "worker" => worker.clone()).absolute(w.stack_jobs);
-            metrics::gauge!("tokengate_worker_busy_seconds_total", "worker" => worker.clone()).set(w.busy.as_secs_f64());
+            metrics::gauge!("tokengate_worker_busy_seconds_total", "worker" => worker.clone())
+                .set(w.busy.as_secs_f64());
             metrics::counter!("tokengate_worker_parks_total", "worker" => worker.clone()).absolute(w.parks);
         }
         let q = self.queued();

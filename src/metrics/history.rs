@@ -123,7 +123,12 @@ impl History {
             slot.seq.store(odd, Ordering::Relaxed);
         } else {
             let cur = slot.seq.load(Ordering::Relaxed);
-            if cur % 2 == 1 || cur > odd || slot.seq.compare_exchange(cur, odd, Ordering::Relaxed, Ordering::Relaxed).is_err()
+            if cur % 2 == 1
+                || cur > odd
+                || slot
+                    .seq
+                    .compare_exchange(cur, odd, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
             {
                 return; // another writer holds this slot; drop the entry (module docs)
             }

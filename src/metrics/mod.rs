@@ -86,7 +86,7 @@ mod snapshot;
 use crate::error::TaskError;
 use crate::op::Weight;
 use crate::registry::{OpId, OpTable};
-use crate::sync::CachePadded;
+use crate::sync::{CachePadded, Ordering as SyncOrdering};
 use crate::task::{Meta, TaskRef};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
@@ -163,37 +163,54 @@ impl Outcome {
     }
 }
 
-/// `Meta::outcome`: how the task was resolved, 0 while pending (module docs,
-/// "Counting each token once"). A plain `std` atomic in both back-ends, as the task
-/// times are: loom need not explore statistics, and the protocol it feeds is
-/// published by the claim CAS, which loom does see.
-pub(crate) struct OutcomeCell(AtomicU8);
+/// `Meta::outcome`: how the task was resolved (module docs, "Counting each token
+/// once"). Two cells, 0 while empty: `announced`, claimed with a CAS by a token-side
+/// resolver *before* it claims the task, and `resolved`, stored by the claim's winner
+/// (one writer). A queue reference that won its claim reads `resolved`, its own
+/// store; one that lost reads `announced`. (One cell for both would do on hardware,
+/// but loom 0.7 lets a thread's load after its own store read an older concurrent
+/// CAS's value, the coherence bug noted in loom-tests/README.md.) Unlike the
+/// counters, they go through the `sync` shim, so loom explores them (model 12).
+pub(crate) struct OutcomeCell {
+    announced: crate::sync::AtomicUsize,
+    resolved: crate::sync::AtomicUsize,
+}
 
 impl OutcomeCell {
-    pub(crate) const fn new() -> Self {
-        OutcomeCell(AtomicU8::new(0))
+    pub(crate) fn new() -> Self {
+        OutcomeCell {
+            announced: crate::sync::AtomicUsize::new(0),
+            resolved: crate::sync::AtomicUsize::new(0),
+        }
     }
 
     /// A token-side resolver announces `err`'s outcome before claiming. False if
-    /// somebody announced or resolved first: the caller must not claim.
+    /// somebody announced first: the caller must not claim.
     pub(crate) fn announce(&self, err: &TaskError) -> bool {
-        let code = Outcome::of_error(err).code();
-        self.0.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        let code = usize::from(Outcome::of_error(err).code());
+        // Relaxed: the claim CAS that follows publishes it (see `Header::claim`).
+        self.announced
+            .compare_exchange(0, code, SyncOrdering::Relaxed, SyncOrdering::Relaxed)
+            .is_ok()
     }
 
     /// The claim's winner ran the closure.
     pub(crate) fn set_ran(&self, ok: bool) {
         let outcome = if ok { Outcome::Completed } else { Outcome::Panicked };
-        self.0.store(outcome.code(), Ordering::Relaxed);
+        self.resolved.store(usize::from(outcome.code()), SyncOrdering::Relaxed);
     }
 
     /// The claim's winner resolved the task with `err`.
     pub(crate) fn set_error(&self, err: &TaskError) {
-        self.0.store(Outcome::of_error(err).code(), Ordering::Relaxed);
+        self.resolved
+            .store(usize::from(Outcome::of_error(err).code()), SyncOrdering::Relaxed);
     }
 
-    pub(crate) fn get(&self) -> Option<Outcome> {
-        Outcome::from_code(self.0.load(Ordering::Relaxed))
+    /// What releasing a queue reference sees: its own resolution if it won the claim
+    /// (`resolved_here`), else the winner's announcement.
+    pub(crate) fn get(&self, resolved_here: bool) -> Option<Outcome> {
+        let cell = if resolved_here { &self.resolved } else { &self.announced };
+        Outcome::from_code(cell.load(SyncOrdering::Relaxed) as u8)
     }
 }
 
@@ -357,7 +374,7 @@ impl Metrics {
             }
             return;
         }
-        let outcome = meta.outcome.get();
+        let outcome = meta.outcome.get(resolved_here);
         match outcome {
             Some(outcome @ (Outcome::Completed | Outcome::Panicked)) if resolved_here => {
                 shard.bump(&shard.worker.executed, 1);
@@ -385,7 +402,9 @@ impl Metrics {
         if !nested {
             single_writer_add(&shard.worker.busy_ticks, run);
         }
-        shard.history.push_single(meta.id, meta.op, worker, outcome, wait, run, finished);
+        shard
+            .history
+            .push_single(meta.id, meta.op, worker, outcome, wait, run, finished);
     }
 
     /// Releases a queue reference in pool context off the workers' run path (drains,
@@ -394,7 +413,7 @@ impl Metrics {
     pub(crate) fn abort(&self, task: TaskRef, worker: Option<usize>) {
         task.abort_then(TaskError::Shutdown, |meta, here| {
             if self.enabled && meta.op != OpId::NONE {
-                self.count(self.shard(worker), meta, here, meta.outcome.get(), worker, false);
+                self.count(self.shard(worker), meta, here, meta.outcome.get(here), worker, false);
             }
         });
     }
@@ -445,7 +464,9 @@ impl Metrics {
         } else if times.queued != 0 {
             wait = finished.saturating_sub(times.queued);
         }
-        shard.history.push(meta.id, meta.op, worker, outcome, wait, run, finished);
+        shard
+            .history
+            .push(meta.id, meta.op, worker, outcome, wait, run, finished);
     }
 
     /// The newest `n` history entries (at most the configured size), newest first.
@@ -467,6 +488,9 @@ mod tests {
         let cell = OutcomeCell::new();
         assert!(cell.announce(&TaskError::Cancelled));
         assert!(!cell.announce(&TaskError::Shutdown), "a second announcement must lose");
-        assert_eq!(cell.get(), Some(Outcome::Cancelled));
+        assert_eq!(cell.get(false), Some(Outcome::Cancelled));
+        assert_eq!(cell.get(true), None);
+        cell.set_ran(false);
+        assert_eq!(cell.get(true), Some(Outcome::Panicked));
     }
 }

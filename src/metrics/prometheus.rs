@@ -49,9 +49,19 @@ pub(super) fn encode(m: &MetricsSnapshot) -> String {
     let mut out = String::new();
     let op_labels = |o: &super::OpMetrics| format!("op=\"{}\",weight=\"{}\"", escape(&o.name), weight_label(o.weight));
 
-    header(&mut out, "tokengate_tasks_submitted_total", "counter", "Tasks spawned, per op.");
+    header(
+        &mut out,
+        "tokengate_tasks_submitted_total",
+        "counter",
+        "Tasks spawned, per op.",
+    );
     for o in &m.ops {
-        let _ = writeln!(out, "tokengate_tasks_submitted_total{{{}}} {}", op_labels(o), o.submitted);
+        let _ = writeln!(
+            out,
+            "tokengate_tasks_submitted_total{{{}}} {}",
+            op_labels(o),
+            o.submitted
+        );
     }
     header(
         &mut out,
@@ -77,7 +87,12 @@ pub(super) fn encode(m: &MetricsSnapshot) -> String {
         "Time from spawn to start, of tasks that ran.",
     );
     for o in &m.ops {
-        histogram(&mut out, "tokengate_task_queue_wait_seconds", &op_labels(o), &o.queue_wait);
+        histogram(
+            &mut out,
+            "tokengate_task_queue_wait_seconds",
+            &op_labels(o),
+            &o.queue_wait,
+        );
     }
     header(
         &mut out,
@@ -100,9 +115,18 @@ pub(super) fn encode(m: &MetricsSnapshot) -> String {
         }
     }
 
-    header(&mut out, "tokengate_worker_executed_total", "counter", "Tasks a worker ran.");
+    header(
+        &mut out,
+        "tokengate_worker_executed_total",
+        "counter",
+        "Tasks a worker ran.",
+    );
     for w in &m.workers {
-        let _ = writeln!(out, "tokengate_worker_executed_total{{worker=\"{}\"}} {}", w.index, w.executed);
+        let _ = writeln!(
+            out,
+            "tokengate_worker_executed_total{{worker=\"{}\"}} {}",
+            w.index, w.executed
+        );
     }
     header(
         &mut out,
@@ -128,7 +152,11 @@ pub(super) fn encode(m: &MetricsSnapshot) -> String {
         "join stack jobs a worker took from a queue and ran.",
     );
     for w in &m.workers {
-        let _ = writeln!(out, "tokengate_worker_stack_jobs_total{{worker=\"{}\"}} {}", w.index, w.stack_jobs);
+        let _ = writeln!(
+            out,
+            "tokengate_worker_stack_jobs_total{{worker=\"{}\"}} {}",
+            w.index, w.stack_jobs
+        );
     }
     header(
         &mut out,
@@ -144,9 +172,18 @@ pub(super) fn encode(m: &MetricsSnapshot) -> String {
             w.busy.as_secs_f64()
         );
     }
-    header(&mut out, "tokengate_worker_parks_total", "counter", "Times a worker parked, idle.");
+    header(
+        &mut out,
+        "tokengate_worker_parks_total",
+        "counter",
+        "Times a worker parked, idle.",
+    );
     for w in &m.workers {
-        let _ = writeln!(out, "tokengate_worker_parks_total{{worker=\"{}\"}} {}", w.index, w.parks);
+        let _ = writeln!(
+            out,
+            "tokengate_worker_parks_total{{worker=\"{}\"}} {}",
+            w.index, w.parks
+        );
     }
     header(
         &mut out,
@@ -155,10 +192,20 @@ pub(super) fn encode(m: &MetricsSnapshot) -> String {
         "1 if the worker is pinned to its core.",
     );
     for w in &m.workers {
-        let _ = writeln!(out, "tokengate_worker_pinned{{worker=\"{}\"}} {}", w.index, u8::from(w.pinned));
+        let _ = writeln!(
+            out,
+            "tokengate_worker_pinned{{worker=\"{}\"}} {}",
+            w.index,
+            u8::from(w.pinned)
+        );
     }
 
-    header(&mut out, "tokengate_queued_tasks", "gauge", "Tasks queued now, per kind of lane.");
+    header(
+        &mut out,
+        "tokengate_queued_tasks",
+        "gauge",
+        "Tasks queued now, per kind of lane.",
+    );
     let q = m.queued;
     // The storage lane adds one line per tier here (label `tier`) when it lands.
     for (lane, n) in [

@@ -378,30 +378,30 @@ impl Metrics {
             }
         }
         ops.sort_by(|a, b| a.name.cmp(&b.name));
-        let workers = pins
-            .iter()
-            .enumerate()
-            .map(|(w, &(core, pinned))| {
-                let cells = self.worker(w);
-                let st = |wt: Weight| cells.stolen[wt.index()].load(Ordering::Relaxed);
-                WorkerMetrics {
-                    index: w,
-                    core,
-                    pinned,
-                    executed: cells.executed(),
-                    stolen: Stolen {
-                        light: st(Weight::Light),
-                        medium: st(Weight::Medium),
-                        heavy: st(Weight::Heavy),
-                    },
-                    stack_jobs: cells.stack_jobs.load(Ordering::Relaxed),
-                    busy: Duration::from_nanos(
-                        (cells.busy_ticks.load(Ordering::Relaxed) as f64 * scale).round() as u64,
-                    ),
-                    parks: cells.parks.load(Ordering::Relaxed),
-                }
-            })
-            .collect();
+        let workers =
+            pins.iter()
+                .enumerate()
+                .map(|(w, &(core, pinned))| {
+                    let cells = self.worker(w);
+                    let st = |wt: Weight| cells.stolen[wt.index()].load(Ordering::Relaxed);
+                    WorkerMetrics {
+                        index: w,
+                        core,
+                        pinned,
+                        executed: cells.executed(),
+                        stolen: Stolen {
+                            light: st(Weight::Light),
+                            medium: st(Weight::Medium),
+                            heavy: st(Weight::Heavy),
+                        },
+                        stack_jobs: cells.stack_jobs.load(Ordering::Relaxed),
+                        busy: Duration::from_nanos(
+                            (cells.busy_ticks.load(Ordering::Relaxed) as f64 * scale).round() as u64
+                        ),
+                        parks: cells.parks.load(Ordering::Relaxed),
+                    }
+                })
+                .collect();
         MetricsSnapshot {
             enabled: self.enabled,
             ops,
