@@ -21,7 +21,20 @@ fn is_prime(n: u64) -> bool {
     n > 1 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
 }
 
+/// A duration in three significant figures and a readable unit.
+fn short(d: Duration) -> String {
+    let ns = d.as_nanos() as f64;
+    match ns {
+        n if n < 1e3 => format!("{n:.0}ns"),
+        n if n < 1e6 => format!("{:.1}us", n / 1e3),
+        n if n < 1e9 => format!("{:.1}ms", n / 1e6),
+        n => format!("{:.2}s", n / 1e9),
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The flaky op panics on purpose: keep its panics out of the output.
+    std::panic::set_hook(Box::new(|_| {}));
     let gate = Coordinator::builder().history(256).build()?;
     let prime = Op::new("prime_check").weight(Weight::Light);
     let resize = Op::new("resize_image").weight(Weight::Heavy);
@@ -73,25 +86,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for o in m.ops() {
         println!(
-            "{:<16} {:>6} {:>6} {:>6} {:>6} {:>6} {:>10?} {:>10?} {:>10?} {:>10?}  {}",
+            "{:<16} {:>6} {:>6} {:>6} {:>6} {:>6} {:>10} {:>10} {:>10} {:>10}  {}",
             o.name,
             o.submitted,
             o.completed,
             o.panicked,
             o.cancelled,
             o.shutdown,
-            o.queue_wait.quantile(0.5),
-            o.queue_wait.quantile(0.99),
-            o.run_time.quantile(0.5),
-            o.run_time.quantile(0.99),
+            short(o.queue_wait.quantile(0.5)),
+            short(o.queue_wait.quantile(0.99)),
+            short(o.run_time.quantile(0.5)),
+            short(o.run_time.quantile(0.99)),
             o.health().as_str(),
         );
     }
     println!();
     for w in m.workers() {
         println!(
-            "worker {}: executed {}, stolen {:?}, stack jobs {}, busy {:?}, parks {}, core {:?} (pinned: {})",
-            w.index, w.executed, w.stolen, w.stack_jobs, w.busy, w.parks, w.core, w.pinned
+            "worker {}: executed {}, stolen {}/{}/{} (light/medium/heavy), stack jobs {}, busy {}, parks {}, core {:?} (pinned: {})",
+            w.index,
+            w.executed,
+            w.stolen.light,
+            w.stolen.medium,
+            w.stolen.heavy,
+            w.stack_jobs,
+            short(w.busy),
+            w.parks,
+            w.core,
+            w.pinned
         );
     }
 
