@@ -113,6 +113,7 @@ impl Handle {
     /// assert_eq!(m.workers().len(), 2);
     /// assert!(m.to_prometheus().starts_with("# HELP tokengate_"));
     /// ```
+    #[must_use]
     pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
         let pins: Vec<_> = self.shared.workers.iter().map(|w| w.pin()).collect();
         let (injector, local, pinned) = self.shared.lanes.queued_by_kind();
@@ -134,6 +135,7 @@ impl Handle {
     /// assert_eq!(recent.iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[2], ids[1]]);
     /// assert!(recent.iter().all(|e| e.op == "history-doc" && e.outcome == Outcome::Completed));
     /// ```
+    #[must_use]
     pub fn recent_executions(&self, n: usize) -> Vec<crate::metrics::Execution> {
         self.shared.metrics.recent(n)
     }

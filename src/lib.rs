@@ -91,6 +91,30 @@
 //! The module docs of the source (`locality.rs`) give the exact rules and the
 //! table's collision behaviour.
 //!
+//! # Observability
+//!
+//! [`Handle::metrics`] returns a [`MetricsSnapshot`]: per op ([`OpMetrics`]: counts
+//! per [`Outcome`], queue-wait and run-time [`Histogram`]s, [`Health`]), per worker
+//! ([`WorkerMetrics`]) and the queues ([`Queued`]), with
+//! [`to_prometheus`](MetricsSnapshot::to_prometheus). [`Handle::recent_executions`]
+//! reads the bounded history ([`Execution`], newest first). Every token counts once
+//! under one outcome; `src/metrics/mod.rs` says where each figure is counted. The
+//! `serde` feature derives `Serialize` on these types, the `metrics` feature adds
+//! `MetricsSnapshot::publish` for the `metrics` facade crate, and
+//! [`Builder::metrics`]`(false)` turns recording off.
+//!
+//! ```
+//! use tokengate::{Coordinator, Op, Outcome};
+//! let gate = Coordinator::builder().workers(2).build()?;
+//! let op = Op::new("observed");
+//! let t = gate.spawn(&op, || 1 + 1);
+//! assert_eq!(t.wait(), Ok(2));
+//! let m = gate.metrics();
+//! assert_eq!(m.op("observed").map(|o| (o.submitted, o.completed)), Some((1, 1)));
+//! assert_eq!(gate.recent_executions(1)[0].outcome, Outcome::Completed);
+//! # Ok::<(), tokengate::BuildError>(())
+//! ```
+//!
 //! # Design notes
 //!
 //! The token state machine is documented in `src/task.rs`, stack jobs in

@@ -66,6 +66,7 @@ impl MetricsSnapshot {
 
     /// The snapshot in the Prometheus text exposition format (version 0.0.4): see the
     /// crate README, "Observability", for the names.
+    #[must_use]
     pub fn to_prometheus(&self) -> String {
         super::prometheus::encode(self)
     }
