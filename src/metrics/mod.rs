@@ -392,7 +392,7 @@ impl Metrics {
                     self.record_run(shard, meta, outcome, worker, nested);
                 }
             }
-            _ if self.enabled => self.count(shard, meta, resolved_here, outcome, Some(worker), false),
+            _ if self.enabled => self.count(shard, meta, resolved_here, outcome, Some(worker)),
             _ => {}
         }
     }
@@ -423,7 +423,7 @@ impl Metrics {
     pub(crate) fn abort(&self, task: TaskRef, worker: Option<usize>) {
         task.abort_then(TaskError::Shutdown, |meta, here| {
             if self.enabled && meta.op != OpId::NONE {
-                self.count(self.shard(worker), meta, here, meta.outcome.get(here), worker, false);
+                self.count(self.shard(worker), meta, here, meta.outcome.get(here), worker);
             }
         });
     }
@@ -435,20 +435,12 @@ impl Metrics {
     /// it for `Cancelled`: the queue reference counts that one when it is released.
     pub(crate) fn record_resolved(&self, meta: &Meta, outcome: Outcome, worker: Option<usize>) {
         if self.enabled && meta.op != OpId::NONE && outcome != Outcome::Cancelled {
-            self.count(self.shard(worker), meta, true, Some(outcome), worker, false);
+            self.count(self.shard(worker), meta, true, Some(outcome), worker);
         }
     }
 
     #[cold]
-    fn count(
-        &self,
-        shard: &Shard,
-        meta: &Meta,
-        resolved_here: bool,
-        outcome: Option<Outcome>,
-        worker: Option<usize>,
-        nested: bool,
-    ) {
+    fn count(&self, shard: &Shard, meta: &Meta, resolved_here: bool, outcome: Option<Outcome>, worker: Option<usize>) {
         let Some(outcome) = outcome else {
             crate::fatal("a released task had no outcome");
         };
@@ -456,27 +448,21 @@ impl Metrics {
         if !resolved_here && outcome != Outcome::Cancelled {
             return;
         }
+        // Runs are recorded by `record_run` (histograms have one writer, the worker);
+        // what is left here never ran: it waited until it was resolved.
+        if matches!(outcome, Outcome::Completed | Outcome::Panicked) {
+            crate::fatal("a run was counted off the worker's run path");
+        }
         let cells = shard.op(meta.op, meta.weight);
         shard.bump(&cells.counts[slot(outcome)], 1);
         let times = &meta.times;
-        let started = times.started.load(Ordering::Relaxed);
         let finished = times.finished.load(Ordering::Relaxed);
-        let (mut wait, mut run) = (0, 0);
-        if matches!(outcome, Outcome::Completed | Outcome::Panicked) {
-            wait = started.saturating_sub(times.queued);
-            run = finished.saturating_sub(started);
-            // Only workers run tasks, so this shard has a single writer.
-            cells.queue_wait.record(wait);
-            cells.run_time.record(run);
-            if !nested {
-                shard.bump(&shard.worker.busy_ticks, run);
-            }
-        } else if times.queued != 0 {
-            wait = finished.saturating_sub(times.queued);
-        }
-        shard
-            .history
-            .push(meta.id, meta.op, worker, outcome, wait, run, finished);
+        let wait = if times.queued == 0 {
+            0
+        } else {
+            finished.saturating_sub(times.queued)
+        };
+        shard.history.push(meta.id, meta.op, worker, outcome, wait, 0, finished);
     }
 
     /// The newest `n` history entries (at most the configured size), newest first.
