@@ -3,6 +3,7 @@
 use crate::coordinator::{Coordinator, Shared, MAX_WORKERS};
 use crate::error::BuildError;
 use crate::lanes::SharedLanes;
+use crate::metrics::Metrics;
 use crate::storage::{StorageConfig, StorageLane, StorageSpeed};
 use crate::sync::{park, Arc, AtomicUsize, Builder as ThreadBuilder, Ordering};
 use crate::worker::WorkerCtx;
@@ -26,6 +27,8 @@ pub struct Builder {
     max_queued: Option<usize>,
     /// Storage hook: tier limits and thread keep-alive (`src/storage/`).
     storage: StorageConfig,
+    metrics: bool,
+    history: usize,
 }
 
 impl Builder {
@@ -37,6 +40,8 @@ impl Builder {
             name: "tokengate".into(),
             max_queued: None,
             storage: StorageConfig::new(),
+            metrics: true,
+            history: DEFAULT_HISTORY,
         }
     }
 
@@ -112,6 +117,38 @@ impl Builder {
         self
     }
 
+    /// Record metrics (`Handle::metrics`, the execution history). Default: `true`.
+    /// With `false`, no op counter, histogram, history or busy time is recorded; the
+    /// per-worker `executed`, `stolen` and `parks` counters stay (`WorkerStats`).
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op};
+    /// let gate = Coordinator::builder().workers(1).metrics(false).build().unwrap();
+    /// gate.spawn(&Op::new("quiet"), || ()).wait().unwrap();
+    /// assert!(gate.metrics().ops().is_empty() && gate.recent_executions(10).is_empty());
+    /// ```
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
+    /// How many recent executions the history keeps (per worker ring, merged on
+    /// read; see [`Handle::recent_executions`](crate::Handle::recent_executions)).
+    /// Default: 1024. `0` keeps none.
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op};
+    /// let gate = Coordinator::builder().workers(1).history(4).build().unwrap();
+    /// for _ in 0..10 {
+    ///     gate.spawn(&Op::new("ring"), || ()).wait().unwrap();
+    /// }
+    /// assert_eq!(gate.recent_executions(100).len(), 4);
+    /// ```
+    pub fn history(mut self, entries: usize) -> Self {
+        self.history = entries;
+        self
+    }
+
     /// Starts the workers and waits until every one is running (and pinned, if asked).
     pub fn build(self) -> Result<Coordinator, BuildError> {
         crate::clock::init();
@@ -146,7 +183,8 @@ impl Builder {
             ..self.storage.clone()
         });
         let (lanes, locals) = SharedLanes::new(n);
-        let mut shared = Shared::new(lanes, n, n - reserved, Arc::clone(&storage));
+        let metrics = Metrics::new(n, self.metrics, self.history);
+        let mut shared = Shared::new(lanes, n, n - reserved, Arc::clone(&storage), metrics);
         shared.control = crate::control::Control::new(self.max_queued);
         let shared = Arc::new(shared);
         // Storage hook: `tokengate::spawn` inside a storage task finds this pool.
@@ -189,6 +227,9 @@ impl Default for Builder {
         Builder::new()
     }
 }
+
+/// Entries the execution history keeps by default.
+const DEFAULT_HISTORY: usize = 1024;
 
 fn default_workers() -> usize {
     match core_affinity::get_core_ids() {

@@ -26,6 +26,7 @@ use crate::error::TaskError;
 use crate::handle::Handle;
 use crate::lanes::{HeavyGate, Lane, SharedLanes};
 use crate::locality::{Locality, Placement};
+use crate::metrics::Metrics;
 use crate::op::{Op, Tag, Weight};
 use crate::registry::OpId;
 use crate::sleep::Sleep;
@@ -51,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) workers: Box<[CachePadded<WorkerInfo>]>,
     /// Storage hook: the storage lane (`src/storage/`), served by its own threads.
     pub(crate) storage: Arc<StorageLane>,
+    /// Counters, histograms and history (`metrics/mod.rs`).
+    pub(crate) metrics: Metrics,
     state: AtomicUsize,
     terminate: AtomicBool,
     /// Control plane (src/control/): pause, drain, admission, deadlines.
@@ -59,8 +62,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The shared state of a new, open pool of `workers` workers, `heavy_limit` of
-    /// which may run `Heavy` work at once, with the storage lane `storage`.
-    pub(crate) fn new(lanes: SharedLanes, workers: usize, heavy_limit: usize, storage: Arc<StorageLane>) -> Shared {
+    /// which may run `Heavy` work at once, with the storage lane `storage` and the
+    /// metrics recorder `metrics`.
+    pub(crate) fn new(
+        lanes: SharedLanes,
+        workers: usize,
+        heavy_limit: usize,
+        storage: Arc<StorageLane>,
+        metrics: Metrics,
+    ) -> Shared {
         Shared {
             lanes,
             sleep: Sleep::new(workers),
@@ -68,6 +78,7 @@ impl Shared {
             locality: Arc::new(Locality::new(workers)),
             workers: (0..workers).map(|_| CachePadded::new(WorkerInfo::new())).collect(),
             storage,
+            metrics,
             state: AtomicUsize::new(OPEN),
             terminate: AtomicBool::new(false),
             control: Control::new(None),
@@ -249,9 +260,12 @@ impl Shared {
                 meta.admission = admission;
                 meta
             };
+            // Metrics: every spawn counts once, here, in the spawning thread's shard.
+            let shard = ctx.map(WorkerCtx::index);
+            self.metrics.submitted(op, weight, shard);
             if !self.accepts(self.state.load(Ordering::Relaxed), inside) {
                 let (task, ptr) = task::new(f, meta(Placement::Free));
-                task.abort(TaskError::Shutdown);
+                self.metrics.abort(task, shard);
                 return Token::from_raw(ptr);
             }
             let place =
@@ -268,8 +282,12 @@ impl Shared {
                 (Some(w), Some(c)) if c.index() == w => c.push_own(Lane::Pinned, task),
                 (None, Some(c)) => c.push_own(Lane::Weight(weight), task),
                 (target, _) => {
-                    if !self.push_shared(target, weight, task, inside) {
-                        Header::abort(ptr, TaskError::Shutdown);
+                    if !self.push_shared(target, weight, task, inside) && Header::abort(ptr, TaskError::Shutdown) {
+                        // Metrics: resolved by this re-check, so counted here.
+                        // SAFETY: the token's reference (`ptr`) is still ours.
+                        let meta = unsafe { &ptr.as_ref().meta };
+                        self.metrics
+                            .record_resolved(meta, crate::metrics::Outcome::Shutdown, shard);
                     }
                     match target {
                         Some(w) => self.sleep.notify_worker(w),
@@ -408,16 +426,16 @@ impl Coordinator {
                 let _ = t.join();
             }
         }
-        self.handle.shared.lanes.drain_shared();
+        let shared = &self.handle.shared;
+        shared.lanes.drain_shared(&mut |t| shared.metrics.abort(t, None));
         // Control plane: work still held by a pause resolves `Shutdown` too.
-        self.handle
-            .shared
+        shared
             .control
-            .take_held(&mut |task, _| task.abort(TaskError::Shutdown));
+            .take_held(&mut |task, _| shared.metrics.abort(task, None));
         // Storage hook: CPU workers are gone, so nothing spawns storage work any more;
         // drain (graceful) or abort the storage lane and join its threads.
-        let aborting = self.handle.shared.state.load(Ordering::SeqCst) == ABORTING;
-        self.handle.shared.storage.join(aborting);
+        let aborting = shared.state.load(Ordering::SeqCst) == ABORTING;
+        shared.storage.join(aborting);
     }
 
     /// Storage hook: this coordinator as the storage lane's owner (`set_owner`).

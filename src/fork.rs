@@ -195,7 +195,7 @@ fn run_from_outside(shared: &Shared, task: TaskRef, job: &Header) {
     let tick = Duration::from_millis(1);
     while !worker::wait_until_done(job, Some(Instant::now() + tick)) {
         if shared.exit_requested() {
-            shared.lanes.drain_shared();
+            shared.lanes.drain_shared(&mut |t| shared.metrics.abort(t, None));
         }
     }
 }

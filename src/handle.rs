@@ -4,6 +4,7 @@
 
 use crate::control::{Full, Room};
 use crate::coordinator::Shared;
+use crate::error::TaskError;
 use crate::locality::LocalityStats;
 use crate::op::{fnv1a, Op};
 use crate::registry::OpId;
@@ -89,14 +90,63 @@ impl Handle {
         }
     }
 
-    /// Activity counters of every worker.
+    /// Activity counters of every worker. The same counters as
+    /// [`metrics`](Handle::metrics)`().workers()`, which has more of them.
     pub fn worker_stats(&self) -> Vec<WorkerStats> {
         self.shared
             .workers
             .iter()
             .enumerate()
-            .map(|(i, w)| w.snapshot(i))
+            .map(|(i, w)| w.snapshot(i, self.shared.metrics.worker(i)))
             .collect()
+    }
+
+    /// A snapshot of the pool's metrics: per op (counts per outcome, queue-wait and
+    /// run-time histograms, health), per worker, and the queues (`metrics/mod.rs`
+    /// documents what is counted where).
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Health, Op};
+    /// let gate = Coordinator::builder().workers(2).build().unwrap();
+    /// let op = Op::new("prime_check");
+    /// for t in (0..20u64).map(|n| gate.spawn(&op, move || n % 7 == 0)).collect::<Vec<_>>() {
+    ///     t.wait().unwrap();
+    /// }
+    /// let m = gate.metrics();
+    /// let prime = m.op("prime_check").unwrap();
+    /// assert_eq!((prime.submitted, prime.completed, prime.panicked), (20, 20, 0));
+    /// assert_eq!(prime.run_time.count(), 20);
+    /// assert!(prime.queue_wait.quantile(0.99) <= prime.queue_wait.max());
+    /// assert_eq!(prime.health(), Health::Excellent);
+    /// assert_eq!(m.workers().len(), 2);
+    /// assert!(m.to_prometheus().starts_with("# HELP tokengate_"));
+    /// ```
+    #[must_use]
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        let pins: Vec<_> = self.shared.workers.iter().map(|w| w.pin()).collect();
+        let (injector, local, pinned) = self.shared.lanes.queued_by_kind();
+        let storage = self.shared.storage.stats().iter().map(|t| t.queued).sum();
+        let held = self.shared.control.held_count();
+        let queued = crate::metrics::Queued::new(injector, local, pinned, storage, held);
+        self.shared.metrics.snapshot(&pins, queued)
+    }
+
+    /// The newest `n` entries of the execution history, newest first: every resolved
+    /// task (run, cancelled, shut down), up to [`Builder::history`](crate::Builder::history)
+    /// of them. Empty with [`Builder::metrics(false)`](crate::Builder::metrics).
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op, Outcome};
+    /// let gate = Coordinator::builder().workers(1).history(16).build().unwrap();
+    /// let op = Op::new("history-doc");
+    /// let ids: Vec<u64> = (0..3).map(|_| { let t = gate.spawn(&op, || ()); let id = t.id(); t.wait().unwrap(); id }).collect();
+    /// let recent = gate.recent_executions(2);
+    /// assert_eq!(recent.iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[2], ids[1]]);
+    /// assert!(recent.iter().all(|e| e.op == "history-doc" && e.outcome == Outcome::Completed));
+    /// ```
+    #[must_use]
+    pub fn recent_executions(&self, n: usize) -> Vec<crate::metrics::Execution> {
+        self.shared.metrics.recent(n)
     }
 
     /// The number of workers.
@@ -294,9 +344,13 @@ impl Handle {
 
     fn sweep(&self, pick: impl Fn(&Meta) -> bool, limit: usize) -> usize {
         let shared = &*self.shared;
-        shared
-            .control
-            .sweep(|f| shared.lanes.take_all(f), pick, limit, &|t, w| shared.requeue(t, w))
+        shared.control.sweep(
+            |f| shared.lanes.take_all(f),
+            pick,
+            limit,
+            &|t| shared.metrics.resolve(t, TaskError::Cancelled, None),
+            &|t, w| shared.requeue(t, w),
+        )
     }
 
     /// Spawns like [`spawn`](Handle::spawn), but in a pool built with

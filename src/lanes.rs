@@ -178,11 +178,26 @@ impl SharedLanes {
         }
     }
 
-    /// Drains every shared queue, resolving what is left as `Shutdown`.
-    pub(crate) fn drain_shared(&self) {
+    /// Drains every shared queue, handing each task to `resolve` (which resolves it
+    /// as `Shutdown` and counts it: `Metrics::abort`).
+    pub(crate) fn drain_shared(&self, resolve: &mut dyn FnMut(TaskRef)) {
         for q in self.injector.iter().chain(self.remote.iter().map(|r| &r.inbox)) {
-            drain_injector(q);
+            drain_injector(q, resolve);
         }
+    }
+
+    /// Metrics: tasks queued now in the injectors, the stealable lanes and the
+    /// inboxes (a racy count, for `Handle::metrics`).
+    pub(crate) fn queued_by_kind(&self) -> (usize, usize, usize) {
+        let injector = self.injector.iter().map(Injector::len).sum();
+        let local = self
+            .remote
+            .iter()
+            .flat_map(|r| r.stealers.iter())
+            .map(Stealer::len)
+            .sum();
+        let pinned = self.remote.iter().map(|r| r.inbox.len() + r.pinned.len()).sum();
+        (injector, local, pinned)
     }
 
     fn take_injected(&self, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> Option<Found> {
@@ -339,22 +354,22 @@ impl LocalLanes {
         }
     }
 
-    /// Pops everything left in this worker's private lanes and its inbox, resolving
-    /// each task as `Shutdown`.
-    pub(crate) fn drain(&self, shared: &SharedLanes, me: usize) {
+    /// Pops everything left in this worker's private lanes and its inbox, handing each
+    /// task to `resolve` (as `drain_shared`).
+    pub(crate) fn drain(&self, shared: &SharedLanes, me: usize, resolve: &mut dyn FnMut(TaskRef)) {
         for q in self.deques.iter().chain(std::iter::once(&self.pinned)) {
             while let Some(task) = q.pop() {
-                task.abort(crate::TaskError::Shutdown);
+                resolve(task);
             }
         }
-        drain_injector(&shared.remote[me].inbox);
+        drain_injector(&shared.remote[me].inbox, resolve);
     }
 }
 
-fn drain_injector(q: &Injector<TaskRef>) {
+fn drain_injector(q: &Injector<TaskRef>, resolve: &mut dyn FnMut(TaskRef)) {
     loop {
         match q.steal() {
-            Steal::Success(task) => task.abort(crate::TaskError::Shutdown),
+            Steal::Success(task) => resolve(task),
             Steal::Retry => continue,
             Steal::Empty => break,
         }

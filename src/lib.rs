@@ -145,6 +145,30 @@
 //! # Ok::<(), tokengate::BuildError>(())
 //! ```
 //!
+//! # Observability
+//!
+//! [`Handle::metrics`] returns a [`MetricsSnapshot`]: per op ([`OpMetrics`]: counts
+//! per [`Outcome`], queue-wait and run-time [`Histogram`]s, [`Health`]), per worker
+//! ([`WorkerMetrics`]) and the queues ([`Queued`]), with
+//! [`to_prometheus`](MetricsSnapshot::to_prometheus). [`Handle::recent_executions`]
+//! reads the bounded history ([`Execution`], newest first). Every token counts once
+//! under one outcome; `src/metrics/mod.rs` says where each figure is counted. The
+//! `serde` feature derives `Serialize` on these types, the `metrics` feature adds
+//! `MetricsSnapshot::publish` for the `metrics` facade crate, and
+//! [`Builder::metrics`]`(false)` turns recording off.
+//!
+//! ```
+//! use tokengate::{Coordinator, Op, Outcome};
+//! let gate = Coordinator::builder().workers(2).build()?;
+//! let op = Op::new("observed");
+//! let t = gate.spawn(&op, || 1 + 1);
+//! assert_eq!(t.wait(), Ok(2));
+//! let m = gate.metrics();
+//! assert_eq!(m.op("observed").map(|o| (o.submitted, o.completed)), Some((1, 1)));
+//! assert_eq!(gate.recent_executions(1)[0].outcome, Outcome::Completed);
+//! # Ok::<(), tokengate::BuildError>(())
+//! ```
+//!
 //! # Design notes
 //!
 //! The token state machine is documented in `src/task.rs`, stack jobs in
@@ -165,6 +189,7 @@ mod handle;
 mod join;
 mod lanes;
 mod locality;
+mod metrics;
 mod op;
 mod registry;
 mod sleep;
@@ -187,6 +212,7 @@ pub use fork::join;
 pub use handle::Handle;
 pub use join::{join_all, JoinAll};
 pub use locality::LocalityStats;
+pub use metrics::{Execution, Health, Histogram, MetricsSnapshot, OpMetrics, Outcome, Queued, Stolen, WorkerMetrics};
 pub use op::{Free, Lead, Op, Sticky, Storage, Weight};
 pub use storage::{StorageLimitError, StorageSpeed, StorageStats, MAX_STORAGE_LIMIT};
 pub use token::Token;

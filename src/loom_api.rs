@@ -43,7 +43,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    task_with(Placement::Free, f)
+    task_with(Placement::Free, OpId::NONE, f)
 }
 
 /// Allocates a task with a placement from [`Locality::place`]. The placement is
@@ -53,23 +53,17 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    task_with(placement.0, f)
+    task_with(placement.0, OpId::NONE, f)
 }
 
-fn task_with<F, T>(placement: Placement, f: F) -> (QueuedTask, Token<T>)
+fn task_with<F, T>(placement: Placement, op: OpId, f: F) -> (QueuedTask, Token<T>)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     let (task, ptr) = task::new(
         f,
-        Meta::new(
-            task::next_id(),
-            placement,
-            Weight::Medium,
-            OpId::NONE,
-            Times::queued_at(0),
-        ),
+        Meta::new(task::next_id(), placement, Weight::Medium, op, Times::queued_at(0)),
     );
     (
         QueuedTask {
@@ -336,7 +330,9 @@ impl Control {
     /// `Control::screen` as a worker calls it: `Some` if the task may run now.
     pub fn screen(&self, task: QueuedTask, requeue: impl Fn(QueuedTask)) -> Option<QueuedTask> {
         self.0
-            .screen(task.task, None, &|t, _| requeue(QueuedTask::found(t)))
+            .screen(task.task, None, &|t| t.abort(crate::TaskError::Expired), &|t, _| {
+                requeue(QueuedTask::found(t))
+            })
             .map(QueuedTask::found)
     }
     /// Tasks in held lists now.
@@ -346,9 +342,13 @@ impl Control {
     /// `Handle::drain` over `lanes`: resolves every queued task `Cancelled`; returns
     /// how many.
     pub fn drain(&self, lanes: &Lanes, requeue: impl Fn(QueuedTask)) -> usize {
-        self.0.sweep(|f| lanes.0.take_all(f), |_| true, usize::MAX, &|t, _| {
-            requeue(QueuedTask::found(t))
-        })
+        self.0.sweep(
+            |f| lanes.0.take_all(f),
+            |_| true,
+            usize::MAX,
+            &|t| t.abort_then(crate::TaskError::Cancelled, |_, _| ()),
+            &|t, _| requeue(QueuedTask::found(t)),
+        )
     }
 }
 
@@ -391,5 +391,59 @@ impl StorageTier {
     pub fn counts(&self) -> (usize, usize) {
         let c = self.0.counts();
         (c.active, c.queued)
+    }
+}
+
+/// A one-worker pool's metrics (`metrics/mod.rs`), for the counting model: tasks of
+/// one op, released the way a worker (`run`) or a drain (`drain`) releases them.
+pub struct Metrics(crate::metrics::Metrics, OpId);
+
+impl Metrics {
+    /// Metrics for one worker, recording, without history.
+    pub fn new() -> Self {
+        Metrics(crate::metrics::Metrics::new(1, true, 0), OpId::intern("loom-metrics"))
+    }
+
+    /// A queued task of the op, counted as submitted from outside.
+    pub fn task<F, T>(&self, f: F) -> (QueuedTask, Token<T>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.0.submitted(self.1, Weight::Medium, None);
+        task_with(Placement::Free, self.1, f)
+    }
+
+    /// A worker's `execute`: runs the task unless claimed, and counts the release.
+    pub fn run(&self, task: QueuedTask) -> bool {
+        task.task
+            .run_then(|meta, here| self.0.released_on_worker(meta, here, 0, false))
+    }
+
+    /// A drain: resolves the task `Shutdown` unless claimed, and counts the release.
+    pub fn drain(&self, task: QueuedTask) {
+        self.0.abort(task.task, None);
+    }
+
+    /// `[submitted, completed, panicked, cancelled, expired, shutdown]` of the op,
+    /// then the worker's `executed`.
+    pub fn counts(&self) -> [u64; 7] {
+        let m = self.0.snapshot(&[(None, false)], crate::metrics::Queued::default());
+        let o = m.op("loom-metrics").expect("the op was recorded");
+        [
+            o.submitted,
+            o.completed,
+            o.panicked,
+            o.cancelled,
+            o.expired,
+            o.shutdown,
+            m.workers()[0].executed,
+        ]
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
     }
 }

@@ -39,6 +39,11 @@ impl OpId {
         self.0 as usize
     }
 
+    /// The id whose [`index`](OpId::index) is `index` (metrics store ids packed).
+    pub(crate) fn from_index(index: u32) -> OpId {
+        OpId(index)
+    }
+
     /// The id of op name `name`, interning it on first use.
     pub(crate) fn intern(name: &str) -> OpId {
         let reg = registry();
@@ -126,6 +131,7 @@ impl<T> OpTable<T> {
 
     /// Segment and offset of `id`: segment 0 holds ids `0..BASE`, segment `s > 0`
     /// holds `BASE << (s - 1) .. BASE << s`.
+    #[inline]
     fn locate(id: OpId) -> (usize, usize) {
         let i = id.index();
         if i < BASE {
@@ -143,6 +149,7 @@ impl<T> OpTable<T> {
         }
     }
 
+    #[inline]
     fn slot(&self, id: OpId) -> Option<&OnceLock<T>> {
         let (seg, off) = Self::locate(id);
         // ORDERING: Acquire pairs with the Release of the CAS that installed the
@@ -154,15 +161,23 @@ impl<T> OpTable<T> {
     }
 
     /// The entry of `id`, if it was made.
+    #[inline]
     pub(crate) fn get(&self, id: OpId) -> Option<&T> {
         self.slot(id)?.get()
     }
 
     /// The entry of `id`, made by `init` if missing.
+    #[inline]
     pub(crate) fn get_or_init(&self, id: OpId, init: impl FnOnce() -> T) -> &T {
         if let Some(v) = self.get(id) {
             return v;
         }
+        self.make(id, init)
+    }
+
+    /// The slow half of `get_or_init`.
+    #[cold]
+    fn make(&self, id: OpId, init: impl FnOnce() -> T) -> &T {
         let (seg, off) = Self::locate(id);
         let base = self.segment(seg);
         // SAFETY: as in `slot`.

@@ -85,7 +85,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as StdOrdering};
 
-use crate::control::status::{Outcome, StageNow};
+use crate::control::status::StageNow;
 use crate::error::TaskError;
 use crate::locality::Placement;
 use crate::op::Weight;
@@ -122,10 +122,14 @@ pub(crate) struct Meta {
     /// One plus the index of the worker that started it (0: not started; workers
     /// are at most `MAX_WORKERS`). Relaxed, as `times`.
     pub worker: std::sync::atomic::AtomicU32,
-    /// How it ended (`Outcome`), written by the claim's winner before `DONE`.
-    pub outcome: std::sync::atomic::AtomicU8,
     /// True while it sits in a pause's held list.
     pub held: std::sync::atomic::AtomicBool,
+    // --- metrics (src/metrics) ---
+    /// How the task was resolved. Written by whoever resolves it, before `DONE`; a
+    /// token-side resolver (`Header::abort`) writes it *before* its claim, so a queue
+    /// reference that loses the claim can tell what to count (`metrics/mod.rs`,
+    /// "Counting each token once").
+    pub outcome: crate::metrics::OutcomeCell,
 }
 
 impl Meta {
@@ -140,7 +144,7 @@ impl Meta {
             deadline_ns: 0,
             admission: None,
             worker: std::sync::atomic::AtomicU32::new(0),
-            outcome: std::sync::atomic::AtomicU8::new(Outcome::Pending as u8),
+            outcome: crate::metrics::OutcomeCell::new(),
             held: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -245,9 +249,8 @@ where
         let result =
             crate::worker::as_current(ptr, || catch_unwind(AssertUnwindSafe(f))).map_err(TaskError::from_panic);
         times.finished.store(crate::clock::now(), StdOrdering::Relaxed);
-        // Control plane: how it ended, for `Token::status`.
-        let outcome = if result.is_ok() { Outcome::Ok } else { Outcome::Panicked };
-        cell.header.meta.outcome.store(outcome as u8, StdOrdering::Relaxed);
+        // Metrics and `Token::status`: how it ended.
+        cell.header.meta.outcome.set_ran(result.is_ok());
         // SAFETY: still the exclusive owner of the slot until `DONE` is published.
         cell.stage.with_mut(|s| unsafe { *s = Stage::Done(result) });
     }
@@ -255,16 +258,12 @@ where
     unsafe fn abort(ptr: NonNull<Header>, err: TaskError) {
         // SAFETY: as in `run`: a live `Cell<F, T>`, and the caller won the claim.
         let cell = unsafe { ptr.cast::<Cell<F, T>>().as_ref() };
+        cell.header.meta.outcome.set_error(&err);
         cell.header
             .meta
             .times
             .finished
             .store(crate::clock::now(), StdOrdering::Relaxed);
-        // Control plane: how it ended, for `Token::status`.
-        cell.header
-            .meta
-            .outcome
-            .store(Outcome::of(&err) as u8, StdOrdering::Relaxed);
         // SAFETY: exclusive access to the slot, as above.
         let stage = cell
             .stage
@@ -353,11 +352,14 @@ impl Header {
             if s & STAGE != QUEUED {
                 return false;
             }
-            // ORDERING: Acquire pairs with the Release that made the task reachable
-            // (queue push or token hand-off), so the winner sees the closure.
+            // ORDERING: AcqRel. Acquire pairs with the Release that made the task
+            // reachable (queue push or token hand-off), so the winner sees the closure.
+            // Release publishes a token-side resolver's `meta.outcome` (written before
+            // its claim) to a queue reference that loses and then loads with Acquire
+            // (`TaskRef::lost_claim`).
             match self
                 .state
-                .compare_exchange_weak(s, s | RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange_weak(s, s | RUNNING, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
                     // Control plane: the task left `QUEUED`; give back its slot.
@@ -459,6 +461,14 @@ impl Header {
         }
     }
 
+    /// A queue reference lost the claim: somebody else resolved the task. The Acquire
+    /// load makes their `meta.outcome` visible before `release` reads it.
+    fn lost_claim(&self, release: impl FnOnce(&Meta, bool)) {
+        // ORDERING: Acquire pairs with the AcqRel of the winning claim (see `claim`).
+        let _ = self.state.load(Ordering::Acquire);
+        release(&self.meta, false);
+    }
+
     /// Registers `waker` for the completion and announces it with `AWAITER`.
     /// Returns true if the task is already done (the caller must not wait).
     pub(crate) fn register(&self, waker: &std::task::Waker) -> bool {
@@ -502,7 +512,9 @@ impl Header {
     pub(crate) fn abort(ptr: NonNull<Header>, err: TaskError) -> bool {
         // SAFETY: callers hold a reference, so the header is alive.
         let header = unsafe { ptr.as_ref() };
-        if !header.claim() {
+        // Metrics: announce the outcome before claiming (see `Meta::outcome`). A lost
+        // announcement means the task is already resolved or being resolved.
+        if !header.meta.outcome.announce(&err) || !header.claim() {
             return false;
         }
         // SAFETY: we won the claim; the vtable matches the allocation.
@@ -567,17 +579,27 @@ unsafe impl Send for TaskRef {}
 impl TaskRef {
     /// Runs the task if nobody claimed it first (a cancelled task is skipped).
     /// Returns true if this call ran it.
+    #[allow(dead_code)] // the workers use `run_then`; kept for the loom models
     pub(crate) fn run(self) -> bool {
+        self.run_then(|_, _| ())
+    }
+
+    /// [`run`](TaskRef::run), calling `release(meta, resolved_here)` while this
+    /// reference is still held, just before it is given up (metrics count there:
+    /// `metrics/mod.rs`). `resolved_here` is false if somebody else resolved the task.
+    pub(crate) fn run_then(self, release: impl FnOnce(&Meta, bool)) -> bool {
         let ptr = self.into_raw();
         // SAFETY: `into_raw` handed us the queue's reference.
         let header = unsafe { ptr.as_ref() };
         if !header.claim() {
+            header.lost_claim(release);
             // SAFETY: we own the reference and do not use it again.
             unsafe { Header::drop_ref(ptr) };
             return false;
         }
         // SAFETY: we won the claim; the vtable matches the allocation.
         unsafe { (header.vtable.run)(ptr) };
+        release(&header.meta, true);
         Header::complete(ptr, true);
         true
     }
@@ -587,12 +609,13 @@ impl TaskRef {
     /// shortcut" in the module docs). Nobody else can reach the state word, so no
     /// read-modify-write is needed. Returns true if this call ran it (false: it was
     /// cancelled before it was popped).
-    pub(crate) fn run_by_waiter(self) -> bool {
+    /// `release` is called as in [`run_then`](TaskRef::run_then).
+    pub(crate) fn run_by_waiter(self, release: impl FnOnce(&Meta, bool)) -> bool {
         // More than the queue's and the token's reference: an abort handle exists and
         // may cancel from another thread, so take the normal path (module docs).
         // SAFETY: we hold the queue's reference.
         if unsafe { self.ptr.as_ref() }.state.load(Ordering::Relaxed) >= 3 * REF_ONE {
-            return self.run();
+            return self.run_then(release);
         }
         let ptr = self.into_raw();
         // SAFETY: `into_raw` handed us the queue's reference.
@@ -602,6 +625,7 @@ impl TaskRef {
         // pop that handed over this reference, and no other thread holds a reference.
         let s = header.state.load(Ordering::Relaxed);
         if s & STAGE != QUEUED {
+            release(&header.meta, false);
             // SAFETY: we own the reference and do not use it again.
             unsafe { Header::drop_ref(ptr) };
             return false;
@@ -613,6 +637,7 @@ impl TaskRef {
         }
         // SAFETY: `RUNNING` is ours: nobody else can claim the task (module docs).
         unsafe { (header.vtable.run)(ptr) };
+        release(&header.meta, true);
         header.meta.placement.release();
         let s = header.state.load(Ordering::Relaxed);
         // Publish `DONE` and drop the queue's reference; the token keeps its own.
@@ -637,6 +662,12 @@ impl TaskRef {
         let _ = self.into_raw();
     }
 
+    /// The task's metadata.
+    pub(crate) fn meta(&self) -> &Meta {
+        // SAFETY: this handle owns a reference, so the header is alive while it is borrowed.
+        &unsafe { self.ptr.as_ref() }.meta
+    }
+
     /// True if this is a reference to the task `header`.
     pub(crate) fn is(&self, header: &Header) -> bool {
         std::ptr::eq(self.ptr.as_ptr(), header)
@@ -644,21 +675,23 @@ impl TaskRef {
 
     /// Resolves the task with `err` unless it was already claimed.
     pub(crate) fn abort(self, err: TaskError) {
-        let _ = self.try_abort(err);
+        let _ = self.abort_then(err, |_, _| ());
     }
 
-    /// `abort`, returning true if this call resolved the task (control plane: drain
-    /// counts).
-    pub(crate) fn try_abort(self, err: TaskError) -> bool {
+    /// [`abort`](TaskRef::abort), calling `release` as [`run_then`](TaskRef::run_then)
+    /// does. Returns true if this call resolved the task (drains count these).
+    pub(crate) fn abort_then(self, err: TaskError, release: impl FnOnce(&Meta, bool)) -> bool {
         let ptr = self.into_raw();
         // SAFETY: `into_raw` handed us the queue's reference.
         let header = unsafe { ptr.as_ref() };
         if header.claim() {
             // SAFETY: we won the claim; the vtable matches the allocation.
             unsafe { (header.vtable.abort)(ptr, err) };
+            release(&header.meta, true);
             Header::complete(ptr, true);
             true
         } else {
+            header.lost_claim(release);
             // SAFETY: we own the reference and do not use it again.
             unsafe { Header::drop_ref(ptr) };
             false
@@ -668,12 +701,6 @@ impl TaskRef {
     /// The task's header (control plane: `Shared::requeue`).
     pub(crate) fn header(&self) -> NonNull<Header> {
         self.ptr
-    }
-
-    /// The task's metadata (control plane: op, deadline, placement).
-    pub(crate) fn meta(&self) -> &Meta {
-        // SAFETY: this handle owns a reference, so the header is alive while `self` is.
-        &unsafe { self.ptr.as_ref() }.meta
     }
 
     /// True for a `join` stack job (exempt from pause and drain: it is part of its

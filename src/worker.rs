@@ -16,7 +16,7 @@ use crate::lanes::{Found, HeavyAccess, Lane, LocalLanes};
 use crate::locality::Placement;
 use crate::op::Weight;
 use crate::sleep::{backoff, thread_waker};
-use crate::sync::{fence, park, park_timeout, Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, TUNING};
+use crate::sync::{fence, park, park_timeout, Arc, AtomicBool, AtomicUsize, Ordering, TUNING};
 use crate::task::{Header, TaskRef};
 
 crate::sync::const_thread_local! {
@@ -28,10 +28,9 @@ crate::sync::const_thread_local! {
     static CURRENT_TASK: Cell<Option<NonNull<Header>>> = Cell::new(None);
 }
 
-/// Per-worker counters and pinning outcome, readable from any thread.
+/// Per-worker pinning outcome, readable from any thread. (Its counters live in the
+/// worker's metrics shard, `metrics/mod.rs`: one source for `WorkerStats` and metrics.)
 pub(crate) struct WorkerInfo {
-    executed: AtomicU64,
-    stolen: AtomicU64,
     core: AtomicUsize,
     pinned: AtomicBool,
 }
@@ -45,7 +44,7 @@ pub struct WorkerStats {
     pub core: Option<usize>,
     /// Whether pinning to `core` succeeded.
     pub pinned: bool,
-    /// Tasks it ran (cancelled tasks it skipped are not counted).
+    /// Tasks it ran (cancelled tasks it skipped, and `join` stack jobs, are not counted).
     pub executed: u64,
     /// Tasks it took from other workers' lanes.
     pub stolen: u64,
@@ -54,28 +53,30 @@ pub struct WorkerStats {
 impl WorkerInfo {
     pub(crate) fn new() -> Self {
         WorkerInfo {
-            executed: AtomicU64::new(0),
-            stolen: AtomicU64::new(0),
             core: AtomicUsize::new(usize::MAX),
             pinned: AtomicBool::new(false),
         }
     }
 
-    pub(crate) fn snapshot(&self, index: usize) -> WorkerStats {
-        let core = self.core.load(Ordering::Relaxed);
+    pub(crate) fn snapshot(&self, index: usize, counters: &crate::metrics::WorkerCells) -> WorkerStats {
+        let (core, pinned) = self.pin();
         WorkerStats {
             index,
-            core: (core != usize::MAX).then_some(core),
-            // ORDERING: Acquire pairs with the Release store made before start-up completes.
-            pinned: self.pinned.load(Ordering::Acquire),
-            executed: self.executed.load(Ordering::Relaxed),
-            stolen: self.stolen.load(Ordering::Relaxed),
+            core,
+            pinned,
+            executed: counters.executed(),
+            stolen: counters.stolen_total(),
         }
     }
 
-    /// Single-writer increment (only the owning worker writes), so no RMW is needed.
-    fn bump(counter: &AtomicU64, by: u64) {
-        counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+    /// The core it was asked to pin to, and whether pinning succeeded.
+    pub(crate) fn pin(&self) -> (Option<usize>, bool) {
+        let core = self.core.load(Ordering::Relaxed);
+        // ORDERING: Acquire pairs with the Release store made before start-up completes.
+        (
+            (core != usize::MAX).then_some(core),
+            self.pinned.load(Ordering::Acquire),
+        )
     }
 }
 
@@ -181,7 +182,7 @@ impl WorkerCtx {
         WORKER.with(|w| w.set(&ctx));
         let guard = AbortOnUnwind;
         ctx.main_loop();
-        ctx.local.drain(&ctx.shared.lanes, index);
+        ctx.drain_own();
         std::mem::forget(guard);
         WORKER.with(|w| w.set(ptr::null()));
     }
@@ -238,9 +239,9 @@ impl WorkerCtx {
     /// `Token::wait()`, if any: finding that very task takes the waiter's shortcut.
     fn execute(&self, found: Found, waited: Option<&Header>) {
         let Found { task, permit, stolen } = found;
-        let info = &self.shared.workers[self.index];
+        let metrics = &self.shared.metrics;
         if stolen > 0 {
-            WorkerInfo::bump(&info.stolen, stolen as u64);
+            metrics.stolen(self.index, task.meta().weight, stolen as u64);
         }
         // Control plane (src/control): a paused op's task is held, an expired one
         // resolved. One relaxed load when no control is in use.
@@ -258,9 +259,14 @@ impl WorkerCtx {
         if permit {
             self.holding_heavy.set(true);
         }
-        let ran = match waited {
-            Some(header) if task.is(header) => task.run_by_waiter(),
-            _ => task.run(),
+        // Metrics: counts the run (or the cancellation it finds) before the queue's
+        // reference is given up (`metrics/mod.rs`); `nested`: inside another task.
+        let release = |meta: &crate::task::Meta, here: bool| {
+            metrics.released_on_worker(meta, here, self.index, current_task().is_some());
+        };
+        match waited {
+            Some(header) if task.is(header) => task.run_by_waiter(release),
+            _ => task.run_then(release),
         };
         if permit {
             self.holding_heavy.set(false);
@@ -270,9 +276,6 @@ impl WorkerCtx {
                 self.shared.sleep.notify_one();
             }
         }
-        if ran {
-            WorkerInfo::bump(&info.executed, 1);
-        }
     }
 
     /// Control plane: screens a found task (`Control::screen`); `None` if it was
@@ -280,9 +283,12 @@ impl WorkerCtx {
     #[cold]
     fn screen(&self, task: TaskRef) -> Option<TaskRef> {
         let shared = &*self.shared;
+        let expire = |t| {
+            let _ = shared.metrics.resolve(t, crate::TaskError::Expired, Some(self.index));
+        };
         shared
             .control
-            .screen(task, Some(self.index), &|t, w| shared.requeue(t, w))
+            .screen(task, Some(self.index), &expire, &|t, w| shared.requeue(t, w))
     }
 
     /// Control plane: a permit taken for a task that did not run goes back.
@@ -345,6 +351,7 @@ impl WorkerCtx {
                 self.withdraw_sleep();
                 return None;
             }
+            self.shared.metrics.parked(self.index);
             while sleep.is_announced(self.index) {
                 park();
             }
@@ -467,7 +474,7 @@ impl WorkerCtx {
 
     /// Resolves found work as `Shutdown` without running it.
     fn discard(&self, found: Found) {
-        found.task.abort(crate::TaskError::Shutdown);
+        self.shared.metrics.abort(found.task, Some(self.index));
         if found.permit {
             self.shared.heavy.release();
         }
@@ -477,7 +484,10 @@ impl WorkerCtx {
     /// last `Coordinator` is dropped inside one of its own tasks, so peers waiting on
     /// this worker's pinned work are not left waiting for a worker that is blocked.
     pub(crate) fn drain_own(&self) {
-        self.local.drain(&self.shared.lanes, self.index);
+        let metrics = &self.shared.metrics;
+        self.local.drain(&self.shared.lanes, self.index, &mut |t| {
+            metrics.abort(t, Some(self.index))
+        });
     }
 }
 

@@ -49,7 +49,6 @@ pub use status::{AbortHandle, TaskState, TaskStatus};
 use crate::registry::OpTable;
 use crate::sync::{AtomicBool, AtomicUsize, CachePadded, Ordering};
 use crate::task::{Meta, TaskRef};
-use crate::TaskError;
 
 const PAUSE_ALL: usize = 0b01;
 const DEADLINES: usize = 0b10;
@@ -111,12 +110,19 @@ impl Control {
     /// may run; otherwise it was resolved (`Expired`) or held (paused), and `None`.
     /// `me` is the worker whose pinned lane the task came from if it is pinned
     /// (a held pinned task goes back to that worker's inbox). Stack jobs pass.
-    pub(crate) fn screen(&self, task: TaskRef, me: Option<usize>, requeue: Requeue<'_>) -> Option<TaskRef> {
+    /// `expire` resolves an expired task (the worker counts it in its metrics).
+    pub(crate) fn screen(
+        &self,
+        task: TaskRef,
+        me: Option<usize>,
+        expire: &dyn Fn(TaskRef),
+        requeue: Requeue<'_>,
+    ) -> Option<TaskRef> {
         if task.is_stack_job() {
             return Some(task);
         }
         if expired(task.meta()) {
-            task.abort(TaskError::Expired);
+            expire(task);
             return None;
         }
         if self.should_hold(task.meta()) {

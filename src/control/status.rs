@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering as StdOrdering;
 use std::time::Instant;
 
-use crate::error::TaskError;
+use crate::metrics::Outcome;
 use crate::task::Header;
 
 /// Where a task is in its life, from [`Token::status`](crate::Token::status).
@@ -84,12 +84,13 @@ impl TaskStatus {
             StageNow::Running if started != 0 => TaskState::Running,
             // Claimed and being resolved without running: still reads as queued.
             StageNow::Running => TaskState::Queued,
-            StageNow::Done => match Outcome::from_u8(meta.outcome.load(StdOrdering::Relaxed)) {
-                Outcome::Ok | Outcome::Pending => TaskState::Finished,
-                Outcome::Panicked => TaskState::Panicked,
-                Outcome::Cancelled => TaskState::Cancelled,
-                Outcome::Shutdown => TaskState::Shutdown,
-                Outcome::Expired => TaskState::Expired,
+            // The winner's own record (`OutcomeCell`, shared with metrics).
+            StageNow::Done => match meta.outcome.get(true) {
+                Some(Outcome::Completed) | None => TaskState::Finished,
+                Some(Outcome::Panicked) => TaskState::Panicked,
+                Some(Outcome::Cancelled) => TaskState::Cancelled,
+                Some(Outcome::Shutdown) => TaskState::Shutdown,
+                Some(Outcome::Expired) => TaskState::Expired,
             },
         };
         let worker = meta.worker.load(StdOrdering::Relaxed);
@@ -185,38 +186,4 @@ pub(crate) enum StageNow {
     Queued,
     Running,
     Done,
-}
-
-/// How a task ended, as stored in `Meta::outcome`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub(crate) enum Outcome {
-    Pending = 0,
-    Ok = 1,
-    Panicked = 2,
-    Cancelled = 3,
-    Shutdown = 4,
-    Expired = 5,
-}
-
-impl Outcome {
-    pub(crate) fn of(err: &TaskError) -> Outcome {
-        match err {
-            TaskError::Panicked { .. } => Outcome::Panicked,
-            TaskError::Cancelled => Outcome::Cancelled,
-            TaskError::Shutdown => Outcome::Shutdown,
-            TaskError::Expired => Outcome::Expired,
-        }
-    }
-
-    pub(crate) fn from_u8(v: u8) -> Outcome {
-        match v {
-            1 => Outcome::Ok,
-            2 => Outcome::Panicked,
-            3 => Outcome::Cancelled,
-            4 => Outcome::Shutdown,
-            5 => Outcome::Expired,
-            _ => Outcome::Pending,
-        }
-    }
 }

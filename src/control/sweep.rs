@@ -21,7 +21,6 @@
 //! (fork.rs: "Stolen").
 
 use crate::control::{Control, Requeue};
-use crate::error::TaskError;
 use crate::task::{Meta, TaskRef};
 
 impl Control {
@@ -34,13 +33,14 @@ impl Control {
         take_all: impl FnOnce(&mut dyn FnMut(TaskRef, Option<usize>)),
         pick: impl Fn(&Meta) -> bool,
         limit: usize,
+        resolve: &dyn Fn(TaskRef) -> bool,
         requeue: Requeue<'_>,
     ) -> usize {
         let mut resolved = 0;
         let mut survivors: Vec<(TaskRef, Option<usize>)> = Vec::new();
         let mut visit = |task: TaskRef, target: Option<usize>| {
             if resolved < limit && !task.is_stack_job() && pick(task.meta()) {
-                if task.try_abort(TaskError::Cancelled) {
+                if resolve(task) {
                     resolved += 1;
                 }
             } else {

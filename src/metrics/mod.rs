@@ -1,0 +1,496 @@
+//! Observability: per-op and per-worker counters, latency histograms, a bounded
+//! execution history, op health and a Prometheus export.
+//!
+//! Users read it through [`Handle::metrics`](crate::Handle::metrics) (a
+//! [`MetricsSnapshot`]) and [`Handle::recent_executions`](crate::Handle::recent_executions).
+//! This module records; the coordinator and the workers call into it at a few
+//! commented hooks.
+//!
+//! # What is recorded, and where
+//!
+//! Every figure is kept in **shards**: one per worker, written only by that worker
+//! (a load and a store, no read-modify-write, as `WorkerInfo::bump` did), and one
+//! *outside* shard for every other thread, written with `fetch_add`. A snapshot sums
+//! the shards. Each shard has an [`OpTable`] of per-op cells (found by the interned
+//! [`OpId`] the task carries: no name is hashed on spawn) and its worker counters.
+//! Nothing is allocated per task: an op's cells are made once per shard, the first
+//! time that shard sees the op.
+//!
+//! | figure | counted in | by |
+//! |---|---|---|
+//! | `submitted` | `Shared::spawn` (also for a spawn refused after shutdown) | the spawning thread's shard |
+//! | `completed`, `panicked` | the worker that ran the task, after the closure, before `DONE` | its worker shard |
+//! | `queue_wait`, `run_time` histograms, `busy` | the same place, from `Meta::times` (`started - queued`, `finished - started`) | its worker shard |
+//! | `cancelled` | where the *queue's* reference of the task is released: a worker's pop that loses the claim, or a drain | that thread's shard |
+//! | `shutdown` | where the pool resolves it: a drain, a discard while aborting, the spawn's own re-check or refusal | that thread's shard |
+//! | `expired` | the control plane's resolution paths, through [`record_resolved`] (always 0 until it lands) | the caller's shard |
+//!
+//! # Counting each token once
+//!
+//! A task has exactly one queue reference (`TaskRef`) and its token. The queue's
+//! reference is always released in pool context (a worker, or a drain run by the
+//! pool's owner), so it can count. A token's `cancel()` runs on any thread, with no
+//! pool at hand, so a cancellation is *not* counted where it happens: it is counted
+//! when the queue's reference loses its claim and is released. To know what the
+//! winner did, the winner records it in `Meta::outcome` ([`OutcomeCell`]): a
+//! token-side resolver (`Header::abort`: cancel, the spawn's shutdown re-check)
+//! *announces* its outcome with a CAS before it claims, and only the announcer may
+//! claim; the claim CAS is AcqRel and the losing queue reference loads the state with
+//! Acquire before reading the cell. So the loser always sees the outcome:
+//!
+//! - `Cancelled`: counted by the loser (nobody else could);
+//! - `Shutdown` or `Expired`: counted by the resolver, at its site, in pool context;
+//!   the loser counts nothing.
+//!
+//! A reference that wins its claim counts what it did itself. Every other path is a
+//! claim-winner in pool context. So after quiescence, for every op,
+//! `submitted == completed + panicked + cancelled + expired + shutdown`, and the
+//! workers' `executed` sum equals `completed + panicked`. (A queue reference still
+//! held when the last handle drops the pool is resolved by `TaskRef`'s drop and not
+//! counted; nobody can read the figures then.)
+//!
+//! # What is a task
+//!
+//! Spawned tokens are. A [`join`](crate::join)'s stack job is not: it has no token, no
+//! op ([`OpId::NONE`]) and usually never leaves its joiner. A stack job that another
+//! worker takes and runs is counted only as that worker's `stack_jobs`; it is not in
+//! `executed` and not in any op. Time spent in it is inside the joining task's
+//! `run_time`.
+//!
+//! # Histograms and time
+//!
+//! Durations come from `Meta::times`, raw readings of the task clock (`clock.rs`,
+//! a few ns each), and are recorded in raw ticks into fixed log-linear buckets
+//! (`histogram.rs`: 16 per power of two, about 3% relative error), converted to
+//! seconds only when read. `busy` is the sum of `run_time` of tasks run at the top
+//! level of a worker (a task run inside another's `wait()` is inside that one's time).
+//!
+//! # Switching it off
+//!
+//! [`Builder::metrics(false)`](crate::Builder::metrics) records no op counter, no
+//! histogram, no history and no busy time; the snapshot's ops and the history are
+//! empty. The per-worker `executed`, `stolen` and `parks` counters are kept either
+//! way: [`WorkerStats`](crate::WorkerStats) reads them, as it always did.
+//!
+//! # Cost
+//!
+//! A run costs about 100 instructions of recording (one op-table lookup, two
+//! histogram buckets, four counters, one history slot), a spawn about 30 (a lookup
+//! and one counter). Callgrind, `examples/metrics_cost.rs`, 2 workers, instructions
+//! excluding the clock's one-time calibration, metrics on against off: burst of
+//! 50k light tasks +11 to +12%, pingpong (20k round trips) +2 to +3%, fib(22) through
+//! `join` +2%. Wall-clock figures come from the benchmark run (`burst`, `pingpong`,
+//! `fib` with `metrics(true)` against `metrics(false)`).
+//!
+//! # Not yet wired
+//!
+//! `expired` and [`Queued::held`] are 0 until the control plane (deadlines, pause)
+//! lands; [`Queued::storage`] is 0 until the storage lane does.
+
+mod facade;
+mod histogram;
+mod history;
+mod prometheus;
+mod snapshot;
+
+use crate::error::TaskError;
+use crate::op::Weight;
+use crate::registry::{OpId, OpTable};
+use crate::sync::{CachePadded, Ordering as SyncOrdering};
+use crate::task::{Meta, TaskRef};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+use histogram::Buckets;
+use history::History;
+
+pub use histogram::Histogram;
+pub use snapshot::{Execution, Health, MetricsSnapshot, OpMetrics, Queued, Stolen, WorkerMetrics};
+
+/// How a task was resolved: exactly one per token.
+///
+/// ```
+/// use tokengate::{Coordinator, Op, Outcome};
+/// let gate = Coordinator::builder().workers(1).build().unwrap();
+/// let _ = gate.spawn(&Op::new("outcome-doc"), || 1).wait();
+/// gate.shutdown();
+/// assert_eq!(gate.recent_executions(1)[0].outcome, Outcome::Completed);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
+pub enum Outcome {
+    /// The closure returned a value.
+    Completed,
+    /// The closure panicked ([`TaskError::Panicked`]).
+    Panicked,
+    /// Cancelled before it started ([`TaskError::Cancelled`]).
+    Cancelled,
+    /// Its deadline passed before it started (the control plane's `TaskError::Expired`;
+    /// never produced yet).
+    Expired,
+    /// The pool shut down before it ran ([`TaskError::Shutdown`]).
+    Shutdown,
+}
+
+impl Outcome {
+    /// Every outcome, in the order of the counters.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Completed,
+        Outcome::Panicked,
+        Outcome::Cancelled,
+        Outcome::Expired,
+        Outcome::Shutdown,
+    ];
+
+    /// The outcome's label, as in the Prometheus export (`"completed"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Panicked => "panicked",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Expired => "expired",
+            Outcome::Shutdown => "shutdown",
+        }
+    }
+
+    /// The outcome a task resolved with `err` has.
+    pub fn of_error(err: &TaskError) -> Outcome {
+        match err {
+            TaskError::Panicked { .. } => Outcome::Panicked,
+            TaskError::Cancelled => Outcome::Cancelled,
+            TaskError::Shutdown => Outcome::Shutdown,
+            TaskError::Expired => Outcome::Expired,
+        }
+    }
+
+    fn code(self) -> u8 {
+        self as u8 + 1
+    }
+
+    fn from_code(code: u8) -> Option<Outcome> {
+        Outcome::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+}
+
+/// `Meta::outcome`: how the task was resolved (module docs, "Counting each token
+/// once"). Two cells, 0 while empty: `announced`, claimed with a CAS by a token-side
+/// resolver *before* it claims the task, and `resolved`, stored by the claim's winner
+/// (one writer). A queue reference that won its claim reads `resolved`, its own
+/// store; one that lost reads `announced`. (One cell for both would do on hardware,
+/// but loom 0.7 lets a thread's load after its own store read an older concurrent
+/// CAS's value, the coherence bug noted in loom-tests/README.md.) Unlike the
+/// counters, they go through the `sync` shim, so loom explores them (model 12).
+pub(crate) struct OutcomeCell {
+    announced: crate::sync::AtomicUsize,
+    resolved: crate::sync::AtomicUsize,
+}
+
+impl OutcomeCell {
+    pub(crate) fn new() -> Self {
+        OutcomeCell {
+            announced: crate::sync::AtomicUsize::new(0),
+            resolved: crate::sync::AtomicUsize::new(0),
+        }
+    }
+
+    /// A token-side resolver announces `err`'s outcome before claiming. False if
+    /// somebody announced first: the caller must not claim.
+    pub(crate) fn announce(&self, err: &TaskError) -> bool {
+        let code = usize::from(Outcome::of_error(err).code());
+        // Relaxed: the claim CAS that follows publishes it (see `Header::claim`).
+        self.announced
+            .compare_exchange(0, code, SyncOrdering::Relaxed, SyncOrdering::Relaxed)
+            .is_ok()
+    }
+
+    /// The claim's winner ran the closure.
+    pub(crate) fn set_ran(&self, ok: bool) {
+        let outcome = if ok { Outcome::Completed } else { Outcome::Panicked };
+        self.resolved.store(usize::from(outcome.code()), SyncOrdering::Relaxed);
+    }
+
+    /// The claim's winner resolved the task with `err`.
+    pub(crate) fn set_error(&self, err: &TaskError) {
+        self.resolved
+            .store(usize::from(Outcome::of_error(err).code()), SyncOrdering::Relaxed);
+    }
+
+    /// What releasing a queue reference sees: its own resolution if it won the claim
+    /// (`resolved_here`), else the winner's announcement.
+    pub(crate) fn get(&self, resolved_here: bool) -> Option<Outcome> {
+        let cell = if resolved_here { &self.resolved } else { &self.announced };
+        Outcome::from_code(cell.load(SyncOrdering::Relaxed) as u8)
+    }
+}
+
+/// Counter slots of [`OpCells::counts`].
+const SUBMITTED: usize = 0;
+fn slot(outcome: Outcome) -> usize {
+    outcome as usize + 1
+}
+
+/// One op's figures in one shard.
+pub(crate) struct OpCells {
+    /// The op's weight (as last spawned; ops of one name normally share it).
+    weight: AtomicU8,
+    /// `submitted`, then one per [`Outcome`].
+    counts: [AtomicU64; 6],
+    queue_wait: Buckets,
+    run_time: Buckets,
+}
+
+impl OpCells {
+    fn new(weight: Weight) -> Self {
+        OpCells {
+            weight: AtomicU8::new(weight as u8),
+            counts: Default::default(),
+            queue_wait: Buckets::new(),
+            run_time: Buckets::new(),
+        }
+    }
+}
+
+/// Per-worker counters (the worker shard's; the outside shard's stay 0).
+#[derive(Default)]
+pub(crate) struct WorkerCells {
+    pub(crate) executed: AtomicU64,
+    stolen: [AtomicU64; 3],
+    parks: AtomicU64,
+    busy_ticks: AtomicU64,
+    stack_jobs: AtomicU64,
+}
+
+impl WorkerCells {
+    pub(crate) fn executed(&self) -> u64 {
+        self.executed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn stolen_total(&self) -> u64 {
+        self.stolen.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// Adds `by` to a counter only this thread writes: a load and a store, no RMW.
+#[inline]
+fn single_writer_add(counter: &AtomicU64, by: u64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
+}
+
+/// One shard: written by one worker (single writer), or by any thread (outside).
+struct Shard {
+    single_writer: bool,
+    ops: OpTable<OpCells>,
+    worker: WorkerCells,
+    history: History,
+}
+
+impl Shard {
+    fn bump(&self, counter: &AtomicU64, by: u64) {
+        if self.single_writer {
+            // Single writer: a load and a store, no read-modify-write.
+            counter.store(counter.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
+        } else {
+            counter.fetch_add(by, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn op(&self, op: OpId, weight: Weight) -> &OpCells {
+        self.ops.get_or_init(op, || OpCells::new(weight))
+    }
+}
+
+/// A pool's metrics: `Shared::metrics`.
+pub(crate) struct Metrics {
+    enabled: bool,
+    /// Entries `recent` returns at most.
+    history: usize,
+    /// One per worker, then the outside shard.
+    shards: Box<[CachePadded<Shard>]>,
+}
+
+impl Metrics {
+    /// Metrics for `workers` workers, recording if `enabled`, keeping up to `history`
+    /// recent executions.
+    pub(crate) fn new(workers: usize, enabled: bool, history: usize) -> Metrics {
+        let history = if enabled { history } else { 0 };
+        let shards = (0..=workers)
+            .map(|w| {
+                CachePadded::new(Shard {
+                    single_writer: w < workers,
+                    ops: OpTable::new(),
+                    worker: WorkerCells::default(),
+                    history: History::new(history, w < workers),
+                })
+            })
+            .collect();
+        Metrics {
+            enabled,
+            history,
+            shards,
+        }
+    }
+
+    #[inline]
+    fn shard(&self, worker: Option<usize>) -> &Shard {
+        match worker.and_then(|w| self.shards.get(w)) {
+            Some(shard) => shard,
+            None => self.outside(),
+        }
+    }
+
+    fn outside(&self) -> &Shard {
+        &self.shards[self.shards.len() - 1]
+    }
+
+    /// Worker `w`'s counters (for `WorkerStats`).
+    pub(crate) fn worker(&self, w: usize) -> &WorkerCells {
+        &self.shards[w].worker
+    }
+
+    /// Hook in `Shared::spawn`: one task of `op` was submitted, from worker `worker`'s
+    /// thread (`None`: any other thread).
+    #[inline]
+    pub(crate) fn submitted(&self, op: OpId, weight: Weight, worker: Option<usize>) {
+        if self.enabled {
+            let shard = self.shard(worker);
+            shard.bump(&shard.op(op, weight).counts[SUBMITTED], 1);
+        }
+    }
+
+    /// Hook in the worker's `execute`: `stolen` tasks were taken from other workers,
+    /// the first of which is `weight`.
+    pub(crate) fn stolen(&self, worker: usize, weight: Weight, stolen: u64) {
+        let shard = self.shard(Some(worker));
+        shard.bump(&shard.worker.stolen[weight.index()], stolen);
+    }
+
+    /// Hook in the worker's idle loop: worker `worker` parks.
+    pub(crate) fn parked(&self, worker: usize) {
+        let shard = self.shard(Some(worker));
+        shard.bump(&shard.worker.parks, 1);
+    }
+
+    /// The `release` callback of `TaskRef::run_then` on worker `worker`: counts what
+    /// releasing the queue's reference accounts for (module docs). `nested` is true if
+    /// the worker ran it inside another task's `wait()`.
+    #[inline]
+    pub(crate) fn released_on_worker(&self, meta: &Meta, resolved_here: bool, worker: usize, nested: bool) {
+        let shard = self.shard(Some(worker));
+        if meta.op == OpId::NONE {
+            if resolved_here {
+                shard.bump(&shard.worker.stack_jobs, 1);
+            }
+            return;
+        }
+        let outcome = meta.outcome.get(resolved_here);
+        match outcome {
+            Some(outcome @ (Outcome::Completed | Outcome::Panicked)) if resolved_here => {
+                shard.bump(&shard.worker.executed, 1);
+                if self.enabled {
+                    self.record_run(shard, meta, outcome, worker, nested);
+                }
+            }
+            _ if self.enabled => self.count(shard, meta, resolved_here, outcome, Some(worker)),
+            _ => {}
+        }
+    }
+
+    /// The common case, kept lean: a worker ran the task. Its shard has one writer.
+    #[inline]
+    fn record_run(&self, shard: &Shard, meta: &Meta, outcome: Outcome, worker: usize, nested: bool) {
+        let cells = shard.op(meta.op, meta.weight);
+        single_writer_add(&cells.counts[slot(outcome)], 1);
+        let times = &meta.times;
+        let started = times.started.load(Ordering::Relaxed);
+        let finished = times.finished.load(Ordering::Relaxed);
+        let wait = started.saturating_sub(times.queued);
+        let run = finished.saturating_sub(started);
+        cells.queue_wait.record(wait);
+        cells.run_time.record(run);
+        if !nested {
+            single_writer_add(&shard.worker.busy_ticks, run);
+        }
+        shard
+            .history
+            .push_single(meta.id, meta.op, worker, outcome, wait, run, finished);
+    }
+
+    /// Releases a queue reference in pool context off the workers' run path (drains,
+    /// discards, spawn refusals): resolves it `Shutdown` unless somebody did first,
+    /// and counts as `released_on_worker` does.
+    pub(crate) fn abort(&self, task: TaskRef, worker: Option<usize>) {
+        let _ = self.resolve(task, TaskError::Shutdown, worker);
+    }
+
+    /// [`abort`](Metrics::abort) with another error (the control plane's drains resolve
+    /// `Cancelled`, its screen `Expired`). True if this call resolved the task.
+    pub(crate) fn resolve(&self, task: TaskRef, err: TaskError, worker: Option<usize>) -> bool {
+        task.abort_then(err, |meta, here| {
+            if self.enabled && meta.op != OpId::NONE {
+                self.count(self.shard(worker), meta, here, meta.outcome.get(here), worker);
+            }
+        })
+    }
+
+    /// The recording entry point for resolution paths that win a task's claim outside
+    /// a queue reference (the spawn's shutdown re-check, and the control plane:
+    /// deadlines, cancel-by-id through `Header::abort`): call it once, in pool context,
+    /// after `Header::abort(ptr, err)` returned true, with `err`'s outcome. Do not call
+    /// it for `Cancelled`: the queue reference counts that one when it is released.
+    pub(crate) fn record_resolved(&self, meta: &Meta, outcome: Outcome, worker: Option<usize>) {
+        if self.enabled && meta.op != OpId::NONE && outcome != Outcome::Cancelled {
+            self.count(self.shard(worker), meta, true, Some(outcome), worker);
+        }
+    }
+
+    #[cold]
+    fn count(&self, shard: &Shard, meta: &Meta, resolved_here: bool, outcome: Option<Outcome>, worker: Option<usize>) {
+        let Some(outcome) = outcome else {
+            crate::fatal("a released task had no outcome");
+        };
+        // A lost claim: only a cancellation is left for us to count.
+        if !resolved_here && outcome != Outcome::Cancelled {
+            return;
+        }
+        // Runs are recorded by `record_run` (histograms have one writer, the worker);
+        // what is left here never ran: it waited until it was resolved.
+        if matches!(outcome, Outcome::Completed | Outcome::Panicked) {
+            crate::fatal("a run was counted off the worker's run path");
+        }
+        let cells = shard.op(meta.op, meta.weight);
+        shard.bump(&cells.counts[slot(outcome)], 1);
+        let times = &meta.times;
+        let finished = times.finished.load(Ordering::Relaxed);
+        let wait = if times.queued == 0 {
+            0
+        } else {
+            finished.saturating_sub(times.queued)
+        };
+        shard.history.push(meta.id, meta.op, worker, outcome, wait, 0, finished);
+    }
+
+    /// The newest `n` history entries (at most the configured size), newest first.
+    pub(crate) fn recent(&self, n: usize) -> Vec<Execution> {
+        history::merge(self.shards.iter().map(|s| &s.history), n.min(self.history))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_codes_round_trip_and_announce_once() {
+        for o in Outcome::ALL {
+            assert_eq!(Outcome::from_code(o.code()), Some(o));
+        }
+        assert_eq!(Outcome::from_code(0), None);
+        let cell = OutcomeCell::new();
+        assert!(cell.announce(&TaskError::Cancelled));
+        assert!(!cell.announce(&TaskError::Shutdown), "a second announcement must lose");
+        assert_eq!(cell.get(false), Some(Outcome::Cancelled));
+        assert_eq!(cell.get(true), None);
+        cell.set_ran(false);
+        assert_eq!(cell.get(true), Some(Outcome::Panicked));
+    }
+}
