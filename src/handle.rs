@@ -289,12 +289,20 @@ impl Handle {
     /// Returns how many it resolved. Other queued work keeps running, though it
     /// may lose its place in line (`control/sweep.rs`).
     ///
+    /// **Limit:** a task that a worker is moving at that instant (mid batch-steal, or
+    /// popped and about to be set aside by a pause) is not seen and may still run.
+    /// In a paused pool whose [`held`](Handle::held) count has settled, or a quiet
+    /// one, nothing is in flight and the drain is exact.
+    ///
     /// ```
     /// use tokengate::{Coordinator, Op, TaskError};
     /// let gate = Coordinator::builder().workers(1).build().unwrap();
     /// gate.pause();
     /// let doomed: Vec<_> = (0..5).map(|_| gate.spawn(&Op::new("drain-doc"), || ())).collect();
     /// let kept = gate.spawn(&Op::new("kept"), || 7);
+    /// while gate.held() < 6 {              // the worker sets each paused task aside
+    ///     std::thread::yield_now();
+    /// }
     /// assert_eq!(gate.drain_op("drain-doc"), 5);
     /// gate.resume();
     /// assert!(doomed.into_iter().all(|t| t.wait() == Err(TaskError::Cancelled)));
