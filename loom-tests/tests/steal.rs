@@ -9,6 +9,10 @@
 //! are. So what is checked is tokengate's use of the queues (who may take what,
 //! batches moved into the thief's own lanes, permits), not crossbeam's internals.
 
+// The models need `--cfg tokengate_loom` (README.md); without it this file is empty,
+// so `cargo clippy --workspace --all-targets` builds.
+#![cfg(tokengate_loom)]
+
 use loom::sync::Arc;
 use loom::thread;
 use tokengate::loom_api::{self, Found, HeavyGate, Lanes, Local};
