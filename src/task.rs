@@ -613,17 +613,21 @@ impl TaskRef {
     pub(crate) fn run_by_waiter(self, release: impl FnOnce(&Meta, bool)) -> bool {
         // More than the queue's and the token's reference: an abort handle exists and
         // may cancel from another thread, so take the normal path (module docs).
+        // ORDERING: Acquire: an abort handle that existed may have cancelled the task
+        // from another thread and then been dropped (its Release decrement); this load
+        // then sees that cancellation's announcement (`Meta::outcome`) and resolution.
         // SAFETY: we hold the queue's reference.
-        if unsafe { self.ptr.as_ref() }.state.load(Ordering::Relaxed) >= 3 * REF_ONE {
+        let s = unsafe { self.ptr.as_ref() }.state.load(Ordering::Acquire);
+        if s >= 3 * REF_ONE {
             return self.run_then(release);
         }
         let ptr = self.into_raw();
         // SAFETY: `into_raw` handed us the queue's reference.
         let header = unsafe { ptr.as_ref() };
-        // Relaxed is enough for every access below: each earlier change to the state
-        // word was made by this thread (the token's) or reached it through the queue
-        // pop that handed over this reference, and no other thread holds a reference.
-        let s = header.state.load(Ordering::Relaxed);
+        // Relaxed is enough for every access below: with two references left, each
+        // earlier change to the state word was made by this thread (the token's), or
+        // reached it through the queue pop that handed over this reference or the
+        // Acquire load above, and no other thread holds a reference.
         if s & STAGE != QUEUED {
             release(&header.meta, false);
             // SAFETY: we own the reference and do not use it again.
