@@ -121,7 +121,7 @@ mod worker;
 #[doc(hidden)]
 pub mod loom_api;
 
-pub use builder::Builder;
+pub use builder::{Builder, HelpPolicy, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use coordinator::{default_coordinator, spawn, Coordinator, MAX_WORKERS};
 pub use error::{BuildError, TaskError};
 pub use fork::join;
