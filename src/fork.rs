@@ -106,7 +106,7 @@ where
     RA: Send,
     RB: Send,
 {
-    if !ctx.has_stack_room() {
+    if !ctx.may_start_waiting() {
         // Issue 10, finding 4: panic (caught as the task's error) rather than overflow.
         panic!("tokengate: join nested too deeply for the worker's stack; raise Builder::stack_size");
     }

@@ -119,6 +119,10 @@ fn stack_reserve(stack_size: usize) -> usize {
     (stack_size / 8).max(64 * 1024)
 }
 
+/// See `WorkerCtx::may_start_waiting`: far more than the frames between
+/// `wait_until_done` and `help_until`.
+const STARTING_SLACK: usize = 16 * 1024;
+
 /// An address in the caller's stack frame: how deep the stack is right now.
 #[inline(always)]
 fn stack_pointer() -> usize {
@@ -471,8 +475,16 @@ impl WorkerCtx {
     }
 
     /// True while the stack has room for more nesting (above `stack_floor`).
-    pub(crate) fn has_stack_room(&self) -> bool {
+    fn has_stack_room(&self) -> bool {
         stack_pointer() > self.stack_floor
+    }
+
+    /// True while the stack has room for another nested wait: `STARTING_SLACK` more
+    /// than `has_stack_room` needs, so a wait that starts always has the room to help
+    /// once it is inside `help_until` (a few frames deeper), and one that would not
+    /// panics before it starts, instead of blocking where only it could help.
+    pub(crate) fn may_start_waiting(&self) -> bool {
+        stack_pointer() > self.stack_floor + STARTING_SLACK
     }
 
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
@@ -569,7 +581,7 @@ pub(crate) fn wait_until_done(header: &Header, deadline: Option<Instant>) -> boo
                 // Issue 10, finding 7: it would wait for itself forever.
                 panic!("tokengate: a task waited on its own token; it would wait for itself forever");
             }
-            if !ctx.has_stack_room() {
+            if !ctx.may_start_waiting() {
                 // Issue 10, finding 4: one more nested level could overflow the stack.
                 panic!(
                     "tokengate: Token::wait nested too deeply for the worker's stack; \
