@@ -366,8 +366,16 @@ impl WorkerCtx {
             while sleep.is_announced(self.index) {
                 park();
             }
-            // A notifier cleared our bit and counted us as a spinner.
+            // A notifier cleared our bit and counted us as a spinner. After a wake of
+            // every worker (shutdown), most give the role back at once, so a large
+            // pool does not have thousands of threads spinning and yielding to each
+            // other (issue 10, finding 8). A worker that was the last searcher after
+            // all re-checks for leftovers, as any searcher that stops does.
             spinning = true;
+            if sleep.too_many_spinning() {
+                spinning = false;
+                self.found_while_spinning();
+            }
         }
     }
 

@@ -153,6 +153,12 @@ impl Sleep {
         }
     }
 
+    /// True if more workers count as searching than `max_spinning` (after a wake of
+    /// every worker); a woken worker then stops searching at once.
+    pub(crate) fn too_many_spinning(&self) -> bool {
+        (self.spinning.load(Ordering::Relaxed) as isize) > self.max_spinning as isize
+    }
+
     /// Stops searching. Returns true if no other searcher is left; the caller must
     /// then check for leftover work and call `notify_one` if there is some.
     pub(crate) fn stop_spinning(&self) -> bool {
