@@ -159,6 +159,12 @@ impl Sleep {
         (self.spinning.load(Ordering::Relaxed) as isize) > self.max_spinning as isize
     }
 
+    /// Workers counted as searching now, as a signed number (see `spinning`).
+    #[cfg(tokengate_loom)]
+    pub(crate) fn searching(&self) -> isize {
+        self.spinning.load(Ordering::SeqCst) as isize
+    }
+
     /// Stops searching. Returns true if no other searcher is left; the caller must
     /// then check for leftover work and call `notify_one` if there is some.
     pub(crate) fn stop_spinning(&self) -> bool {
