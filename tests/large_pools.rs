@@ -62,19 +62,16 @@ fn check(workers: usize) {
         "{workers} workers: build {build:?}, burst {burst:?}, CPU in the 500 ms after \
          burst+100 ms {idle_cpu:?}, shutdown {shutdown:?}"
     );
-    assert!(build < Duration::from_secs(5), "build took {build:?}");
-    assert!(shutdown < Duration::from_secs(5), "shutdown took {shutdown:?}");
+    assert!(build < Duration::from_secs(10), "build took {build:?}");
+    assert!(shutdown < Duration::from_secs(10), "shutdown took {shutdown:?}");
     assert!(idle_cpu <= Duration::from_millis(100), "{idle_cpu:?} of CPU while idle");
 }
 
+/// One test, so the two pools run one after the other: the idle check reads the CPU
+/// time of the whole process.
 #[test]
 #[cfg(target_os = "linux")]
-fn pool_of_256_builds_idles_and_shuts_down_quickly() {
+fn pools_of_256_and_4096_build_idle_and_shut_down_quickly() {
     check(256);
-}
-
-#[test]
-#[cfg(target_os = "linux")]
-fn pool_of_4096_builds_idles_and_shuts_down_quickly() {
     check(4096);
 }

@@ -419,14 +419,16 @@ fn soak() {
     }));
     let mut rng = Rng(seed);
     let end = Instant::now() + Duration::from_secs(secs);
-    let (mut rounds, mut actions) = (0, 0);
+    let (mut rounds, mut actions, mut slowest) = (0, 0, Duration::ZERO);
     // Always at least one round, so a replay of a seed runs its first round.
     loop {
+        let began = Instant::now();
         actions += round(&mut rng);
+        slowest = slowest.max(began.elapsed());
         rounds += 1;
         if Instant::now() >= end {
             break;
         }
     }
-    println!("soak: {rounds} rounds, {actions} actions, seed {seed}");
+    println!("soak: {rounds} rounds, {actions} actions, slowest round {slowest:?}, seed {seed}");
 }
