@@ -194,11 +194,17 @@ impl SharedLanes {
     /// (`has_work_for`) covers every queue.
     fn busiest(&self, me: usize, weight: Weight, tick: u32) -> Option<&Stealer<TaskRef>> {
         let n = self.remote.len();
-        let window = n.min(STEAL_WINDOW);
-        let start = me + 1 + (tick as usize).wrapping_mul(window);
-        (0..window)
-            .map(|i| (start + i) % n)
-            .filter(|w| *w != me)
+        if n <= STEAL_WINDOW {
+            // A small pool: every victim, without the window's index arithmetic.
+            return self.longest(weight, (0..n).filter(|w| *w != me));
+        }
+        let start = me + 1 + (tick as usize).wrapping_mul(STEAL_WINDOW);
+        self.longest(weight, (0..STEAL_WINDOW).map(|i| (start + i) % n).filter(|w| *w != me))
+    }
+
+    /// The longest non-empty `weight` lane among `victims`.
+    fn longest(&self, weight: Weight, victims: impl Iterator<Item = usize>) -> Option<&Stealer<TaskRef>> {
+        victims
             .map(|w| &self.remote[w].stealers[weight.index()])
             .map(|s| (s.len(), s))
             .filter(|(len, _)| *len > 0)
