@@ -46,7 +46,7 @@ run_miri() {
         for t in "${MIRI_TESTS[@]}"; do
             echo "== miri (tree borrows, seed $seed): $t"
             # shellcheck disable=SC2086
-            MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-seed=$seed -Zmiri-disable-isolation -Zmiri-ignore-leaks" \
+            MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-seed=$seed -Zmiri-ignore-leaks" \
                 cargo +nightly miri test --target-dir target/miri $t
         done
     done
