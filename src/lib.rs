@@ -111,6 +111,7 @@ mod lanes;
 mod locality;
 mod op;
 mod sleep;
+mod stack;
 mod sync;
 mod task;
 mod token;

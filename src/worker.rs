@@ -17,6 +17,7 @@ use crate::lanes::{Found, HeavyAccess, Lane, LocalLanes};
 use crate::locality::Placement;
 use crate::op::Weight;
 use crate::sleep::{backoff, thread_waker};
+use crate::stack::StackFloor;
 use crate::sync::{fence, park, park_timeout, Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, TUNING};
 use crate::task::{Header, TaskRef};
 
@@ -108,26 +109,8 @@ pub(crate) struct WorkerCtx {
     /// True while this worker holds a heavy permit (inside a heavy task).
     holding_heavy: Cell<bool>,
     help_policy: HelpPolicy,
-    /// The lowest stack address nesting may reach: below it, a wait does not run
-    /// other work and a `join` panics (see `stack_room`).
-    stack_floor: usize,
-}
-
-/// The stack a worker keeps free for whatever runs at the deepest level it allows:
-/// an eighth of the stack, at least 64 KiB (unwinding and a panic message need some).
-fn stack_reserve(stack_size: usize) -> usize {
-    (stack_size / 8).max(64 * 1024)
-}
-
-/// See `WorkerCtx::may_start_waiting`: far more than the frames between
-/// `wait_until_done` and `help_until`.
-const STARTING_SLACK: usize = 16 * 1024;
-
-/// An address in the caller's stack frame: how deep the stack is right now.
-#[inline(always)]
-fn stack_pointer() -> usize {
-    let marker = 0u8;
-    std::hint::black_box(&marker) as *const u8 as usize
+    /// How deep this worker's stack may get (issue 10, finding 4).
+    stack: StackFloor,
 }
 
 /// Runs `f` with the current thread's worker context, if it is a worker of `shared`.
@@ -206,7 +189,7 @@ impl WorkerCtx {
     ) {
         // The stack grows down from about here; the thread has `stack_size` bytes in
         // all, a little of which is already used above this frame.
-        let stack_floor = stack_pointer().saturating_sub(settings.stack_size) + stack_reserve(settings.stack_size);
+        let stack = StackFloor::here(settings.stack_size);
         let info = &shared.workers[index];
         if let Some(core) = core {
             info.core.store(core.id, Ordering::Relaxed);
@@ -223,7 +206,7 @@ impl WorkerCtx {
             tick: Cell::new(0),
             holding_heavy: Cell::new(false),
             help_policy: settings.help_policy,
-            stack_floor,
+            stack,
         };
         WORKER.with(|w| w.set(&ctx));
         let guard = AbortOnUnwind;
@@ -402,7 +385,7 @@ impl WorkerCtx {
     /// - **Deadline**: the deadline is checked before each task it helps with, so a
     ///   timed wait returns late by at most the running time of the one task it
     ///   started last before the deadline (and what that task runs nested).
-    /// - **Stack**: once the stack is below `stack_floor`, nothing more nests here:
+    /// - **Stack**: once the stack is below its floor (`stack.rs`), nothing more nests here:
     ///   the wait only blocks. (A `Token::wait` that deep panics before it gets here,
     ///   in `wait_until_done`; this covers a `join` whose stack job was stolen, which
     ///   then runs on its thief, so blocking is safe.)
@@ -482,24 +465,14 @@ impl WorkerCtx {
         }
     }
 
-    /// True while the stack has room for more nesting (above `stack_floor`).
+    /// True while the stack has room for more nesting (`stack.rs`).
     fn has_stack_room(&self) -> bool {
-        self.stack_room_above(0)
+        self.stack.has_room()
     }
 
-    /// True while the stack is more than `extra` bytes above `stack_floor`. Miri gives
-    /// every local its own allocation, so stack addresses say nothing about depth
-    /// there, and the check always passes.
-    fn stack_room_above(&self, extra: usize) -> bool {
-        cfg!(miri) || stack_pointer() > self.stack_floor + extra
-    }
-
-    /// True while the stack has room for another nested wait: `STARTING_SLACK` more
-    /// than `has_stack_room` needs, so a wait that starts always has the room to help
-    /// once it is inside `help_until` (a few frames deeper), and one that would not
-    /// panics before it starts, instead of blocking where only it could help.
+    /// True while the stack has room for another nested wait or `join` (`stack.rs`).
     pub(crate) fn may_start_waiting(&self) -> bool {
-        self.stack_room_above(STARTING_SLACK)
+        self.stack.may_start_waiting()
     }
 
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
