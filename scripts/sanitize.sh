@@ -37,7 +37,8 @@ MIRI_TESTS=(
     "--test robustness a_panic_payload_that_panics_on_drop_is_reported_not_fatal"
     "--test robustness a_task_waiting_on_its_own_token_panics"
     "--test robustness dropping_the_last_coordinator_inside_a_task_while_a_peer_waits_on_it"
-    "--test fork_join"
+    # fork_join minus its fib(20), which outlasts the tests' 20 s bound under Miri.
+    "--test fork_join -- --skip recursive_join_runs_every_half_exactly_once"
 )
 
 run_miri() {
