@@ -6,7 +6,51 @@ use crate::lanes::SharedLanes;
 use crate::metrics::Metrics;
 use crate::storage::{StorageConfig, StorageLane, StorageSpeed};
 use crate::sync::{park, Arc, AtomicUsize, Builder as ThreadBuilder, Ordering};
-use crate::worker::WorkerCtx;
+use crate::worker::{WorkerCtx, WorkerSettings};
+
+/// The smallest worker stack [`Builder::stack_size`] accepts: 64 KiB.
+pub const MIN_STACK_SIZE: usize = 64 * 1024;
+
+/// The worker stack size when [`Builder::stack_size`] is not called: 2 MiB, as for
+/// any Rust thread.
+pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
+
+/// What a worker blocked in [`Token::wait`](crate::Token::wait) (or in a
+/// [`join`](crate::join) whose second half was stolen) may run meanwhile. Set with
+/// [`Builder::help_policy`].
+///
+/// Running other work while waiting is what lets a task wait on its own children
+/// with one worker. But the work runs *nested* inside the wait, on the waiter's
+/// stack: the wait cannot return before that work does. If the nested task itself
+/// blocks on something the waiting task would do after its wait, both hang, even
+/// though the code has no dependency cycle (the same trap as rayon-rs/rayon#592).
+///
+/// | policy | a waiter runs | cost |
+/// |---|---|---|
+/// | [`Any`](HelpPolicy::Any) (default) | anything it could run when idle: own lanes, the injector, steals | none: today's fastest path |
+/// | [`OwnLanes`](HelpPolicy::OwnLanes) | only its own lanes (pinned work and what its own tasks spawned); never the injector, never a steal | a waiter whose work was stolen idles instead of stealing back: fork-join loses parallelism |
+///
+/// With `OwnLanes`, a task submitted from outside, or queued by another worker, never
+/// runs nested inside an unrelated wait. Its children still run nested, so waiting on
+/// them needs no free worker.
+///
+/// ```
+/// use tokengate::{Coordinator, HelpPolicy, Op};
+/// let gate = Coordinator::builder().workers(2).help_policy(HelpPolicy::OwnLanes).build()?;
+/// let op = Op::new("parent");
+/// let t = gate.spawn(&op, || tokengate::spawn(&Op::new("child"), || 21).wait().unwrap() * 2);
+/// assert_eq!(t.wait(), Ok(42));
+/// # Ok::<(), tokengate::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HelpPolicy {
+    /// Run any work this worker could run when idle. The default.
+    #[default]
+    Any,
+    /// Run only work from this worker's own lanes.
+    OwnLanes,
+}
 
 /// Configures a [`Coordinator`].
 ///
@@ -29,6 +73,8 @@ pub struct Builder {
     storage: StorageConfig,
     metrics: bool,
     history: usize,
+    stack_size: usize,
+    help_policy: HelpPolicy,
 }
 
 impl Builder {
@@ -42,6 +88,8 @@ impl Builder {
             storage: StorageConfig::new(),
             metrics: true,
             history: DEFAULT_HISTORY,
+            stack_size: DEFAULT_STACK_SIZE,
+            help_policy: HelpPolicy::Any,
         }
     }
 
@@ -94,6 +142,7 @@ impl Builder {
 
     /// Worker thread names are `"{prefix}-{index}"`, storage threads
     /// `"{prefix}-io-{index}"`. Default: `tokengate`.
+    /// A prefix with a NUL byte makes `build` return [`BuildError::InvalidThreadName`].
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
         self.name = prefix.into();
         self
@@ -149,6 +198,39 @@ impl Builder {
         self
     }
 
+    /// Each worker thread's stack, in bytes. Default: [`DEFAULT_STACK_SIZE`] (2 MiB).
+    /// Below [`MIN_STACK_SIZE`], `build` returns [`BuildError::StackTooSmall`].
+    ///
+    /// Nested waits and `join` recursion use the worker's stack. A worker never
+    /// overflows it because of tokengate: once less than an eighth of the stack
+    /// (at least 32 KiB) is left, a waiting worker stops running other work nested in
+    /// its wait and only blocks, and a `join` at that depth panics (the task resolves
+    /// [`TaskError::Panicked`](crate::TaskError::Panicked)) with a message naming
+    /// this setting, instead of aborting the process. Deep recursion inside a task's
+    /// own code is the task's business, as on any thread.
+    ///
+    /// ```
+    /// use tokengate::{BuildError, Coordinator};
+    /// let gate = Coordinator::builder().workers(1).stack_size(16 << 20).build()?;
+    /// # drop(gate);
+    /// assert!(matches!(
+    ///     Coordinator::builder().stack_size(1024).build(),
+    ///     Err(BuildError::StackTooSmall { requested: 1024 })
+    /// ));
+    /// # Ok::<(), BuildError>(())
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// What a waiting worker may run meanwhile. Default: [`HelpPolicy::Any`]. See
+    /// [`HelpPolicy`] for the trade-off.
+    pub fn help_policy(mut self, policy: HelpPolicy) -> Self {
+        self.help_policy = policy;
+        self
+    }
+
     /// Starts the workers and waits until every one is running (and pinned, if asked).
     pub fn build(self) -> Result<Coordinator, BuildError> {
         crate::clock::init();
@@ -167,6 +249,18 @@ impl Builder {
         if n > MAX_WORKERS {
             return Err(BuildError::TooManyWorkers { requested: n });
         }
+        if self.name.contains('\0') {
+            return Err(BuildError::InvalidThreadName { prefix: self.name });
+        }
+        if self.stack_size < MIN_STACK_SIZE {
+            return Err(BuildError::StackTooSmall {
+                requested: self.stack_size,
+            });
+        }
+        let settings = WorkerSettings {
+            stack_size: self.stack_size,
+            help_policy: self.help_policy,
+        };
         let reserved = self.reserve.unwrap_or(n / 4);
         if reserved >= n {
             return Err(BuildError::ReserveTooLarge { reserved, workers: n });
@@ -198,8 +292,9 @@ impl Builder {
                 (Arc::clone(&shared), Arc::clone(&started), builder_thread.clone());
             let spawned = ThreadBuilder::new()
                 .name(format!("{}-{index}", self.name))
+                .stack_size(self.stack_size)
                 .spawn(move || {
-                    WorkerCtx::run(worker_shared, index, local, core, move || {
+                    WorkerCtx::run(worker_shared, index, local, core, settings, move || {
                         // ORDERING: Release: the builder's Acquire load sees this worker registered.
                         started.fetch_add(1, Ordering::Release);
                         builder_thread.unpark();

@@ -96,6 +96,18 @@ impl Shared {
         self.state.load(Ordering::SeqCst) == CLOSING
     }
 
+    /// The last step of a shutdown or drop, once every worker has been joined:
+    /// whatever is still queued or held resolves `Shutdown` (and is counted), and the
+    /// storage lane drains (graceful) or aborts, and its threads are joined.
+    fn finish(&self) {
+        self.lanes.drain_shared(&mut |t| self.metrics.abort(t, None));
+        // Control plane: work still held by a pause resolves `Shutdown` too.
+        self.control.take_held(&mut |task, _| self.metrics.abort(task, None));
+        // Storage hook: CPU workers are gone, so nothing spawns storage work any more.
+        let aborting = self.state.load(Ordering::SeqCst) == ABORTING;
+        self.storage.join(aborting);
+    }
+
     /// Ends a graceful shutdown: every worker exits its loop.
     pub(crate) fn terminate(&self) {
         // ORDERING: SeqCst, read by `exit_requested` after the wake below.
@@ -146,10 +158,17 @@ impl Shared {
         self.accepts(self.state.load(Ordering::SeqCst), inside)
     }
 
-    /// The worker with the least pinned and queued work (ties: the lowest index).
-    fn least_loaded(&self) -> usize {
-        (0..self.workers.len())
-            .min_by_key(|&w| self.locality.pinned_on(w) + self.lanes.queued_on(w))
+    /// The worker with the least pinned, queued and running work. Ties go to the
+    /// first from a start that `id` rotates, not always to worker 0 (issue 10,
+    /// finding 6: a new anchor placed on a worker stuck in a long task waits for it).
+    fn least_loaded(&self, id: u64) -> usize {
+        let n = self.workers.len();
+        let start = (id % n as u64) as usize;
+        (0..n)
+            .map(|i| (start + i) % n)
+            .min_by_key(|&w| {
+                self.locality.pinned_on(w) + self.lanes.queued_on(w) + usize::from(self.workers[w].is_busy())
+            })
             .unwrap_or(0)
     }
 
@@ -268,8 +287,9 @@ impl Shared {
                 self.metrics.abort(task, shard);
                 return Token::from_raw(ptr);
             }
-            let place =
-                |current: Option<&Placement>| Locality::place(&self.locality, tag, id, current, || self.least_loaded());
+            let place = |current: Option<&Placement>| {
+                Locality::place(&self.locality, tag, id, current, || self.least_loaded(id))
+            };
             // Inheritance (domains) only applies to spawns from this pool's own tasks.
             let (placement, target) = if inside {
                 worker::with_current_placement(place)
@@ -418,30 +438,42 @@ impl Coordinator {
         let mut threads = self.threads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Dropped inside one of our own tasks: resolve this worker's queues first, so
         // peers waiting on its pinned work are not left waiting for a blocked worker.
-        worker::with_ctx_of(&self.handle.shared, |c| c.map(WorkerCtx::drain_own));
-        let me = crate::sync::current().id();
-        for t in threads.drain(..) {
-            // A worker cannot join itself; it exits once its current task returns.
-            if t.thread().id() != me {
-                let _ = t.join();
-            }
+        let inside = worker::with_ctx_of(&self.handle.shared, |c| c.map(WorkerCtx::drain_own).is_some());
+        if inside {
+            // Joining here could deadlock: another worker may be waiting on the very
+            // task running this drop (issue 10, finding 1). The joins and the final
+            // drain move to a reaper thread, which returns once this task has returned
+            // and every worker has left its loop.
+            let threads = std::mem::take(&mut *threads);
+            let shared = Arc::clone(&self.handle.shared);
+            reap(threads, shared);
+            return;
         }
-        let shared = &self.handle.shared;
-        shared.lanes.drain_shared(&mut |t| shared.metrics.abort(t, None));
-        // Control plane: work still held by a pause resolves `Shutdown` too.
-        shared
-            .control
-            .take_held(&mut |task, _| shared.metrics.abort(task, None));
-        // Storage hook: CPU workers are gone, so nothing spawns storage work any more;
-        // drain (graceful) or abort the storage lane and join its threads.
-        let aborting = shared.state.load(Ordering::SeqCst) == ABORTING;
-        shared.storage.join(aborting);
+        for t in threads.drain(..) {
+            let _ = t.join();
+        }
+        self.handle.shared.finish();
     }
 
     /// Storage hook: this coordinator as the storage lane's owner (`set_owner`).
     pub(crate) fn owner_ptr(&self) -> *const () {
         Arc::as_ptr(&self.handle.shared).cast()
     }
+}
+
+/// Joins `threads` and drains the shared queues on a thread of its own. If no thread
+/// can be started, the workers are left to exit on their own (they do, since the pool
+/// is closed), and the one draining them is the last safety net in `TaskRef::drop`.
+fn reap(threads: Vec<JoinHandle<()>>, shared: Arc<Shared>) {
+    let reaper = crate::sync::Builder::new()
+        .name("tokengate-reaper".into())
+        .spawn(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+            shared.finish();
+        });
+    drop(reaper);
 }
 
 impl std::ops::Deref for Coordinator {

@@ -57,7 +57,9 @@ impl fmt::Display for TaskError {
 impl std::error::Error for TaskError {}
 
 impl TaskError {
-    /// Builds `Panicked` from a payload caught by `catch_unwind`.
+    /// Builds `Panicked` from a payload caught by `catch_unwind`. The payload is
+    /// user data: it is dropped under `catch_unwind`, so a payload whose own `Drop`
+    /// panics cannot unwind into the worker (issue 10, finding 5).
     pub(crate) fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
         let message = if let Some(s) = payload.downcast_ref::<&str>() {
             (*s).to_string()
@@ -66,7 +68,25 @@ impl TaskError {
         } else {
             "<non-string panic payload>".to_string()
         };
+        drop_payload(payload);
         TaskError::Panicked { message }
+    }
+}
+
+/// Drops a caught panic payload without letting a panic in its `Drop` escape. A
+/// payload that panics again while being dropped is leaked rather than retried.
+pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(second) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload))) {
+        // The second payload may be as hostile as the first: never drop it.
+        std::mem::forget(second);
+    }
+}
+
+/// Runs `f` (user code: a destructor, a waker), catching a panic and dropping its
+/// payload with [`drop_payload`], so nothing of it can unwind into the scheduler.
+pub(crate) fn quietly(f: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        drop_payload(payload);
     }
 }
 
@@ -106,6 +126,18 @@ pub enum BuildError {
     ZeroQueue,
     /// A storage tier limit was 0 or too large ([`Builder::storage_limit`](crate::Builder::storage_limit)).
     StorageLimit(crate::StorageLimitError),
+    /// [`Builder::thread_name`](crate::Builder::thread_name) contained a NUL byte,
+    /// which no operating system thread name may hold.
+    InvalidThreadName {
+        /// The prefix as given.
+        prefix: String,
+    },
+    /// [`Builder::stack_size`](crate::Builder::stack_size) is below
+    /// [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE).
+    StackTooSmall {
+        /// The size requested, in bytes.
+        requested: usize,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -123,6 +155,17 @@ impl fmt::Display for BuildError {
             BuildError::Spawn(e) => write!(f, "failed to start a worker thread: {e}"),
             BuildError::ZeroQueue => f.write_str("max_queued(0) would admit no task; the bound must be at least 1"),
             BuildError::StorageLimit(e) => e.fmt(f),
+            BuildError::InvalidThreadName { prefix } => {
+                write!(
+                    f,
+                    "thread_name({prefix:?}) contains a NUL byte, which a thread name cannot hold"
+                )
+            }
+            BuildError::StackTooSmall { requested } => write!(
+                f,
+                "stack_size({requested}) is below the minimum of {} bytes",
+                crate::MIN_STACK_SIZE
+            ),
         }
     }
 }

@@ -112,6 +112,10 @@ where
     RA: Send,
     RB: Send,
 {
+    if !ctx.may_start_waiting() {
+        // Issue 10, finding 4: panic (caught as the task's error) rather than overflow.
+        panic!("tokengate: join nested too deeply for the worker's stack; raise Builder::stack_size");
+    }
     let parent = worker::current_task();
     // SAFETY: the parent task is alive while its closure (this call) runs.
     let (pinned, heavy) = parent.map_or((false, false), |p| {
@@ -132,10 +136,17 @@ where
 }
 
 /// Both results, or the first panic (`a`'s wins if both panicked).
+///
+/// The losing payload is user data and is dropped under `catch_unwind`
+/// (`error::drop_payload`), so a payload whose `Drop` panics cannot abort the worker.
 fn both<RA, RB>(ra: Caught<RA>, rb: Caught<RB>) -> (RA, RB) {
     match (ra, rb) {
         (Ok(ra), Ok(rb)) => (ra, rb),
-        (Err(panic), _) | (_, Err(panic)) => resume_unwind(panic),
+        (Err(panic), Err(lost)) => {
+            crate::error::drop_payload(lost);
+            resume_unwind(panic)
+        }
+        (Err(panic), Ok(_)) | (Ok(_), Err(panic)) => resume_unwind(panic),
     }
 }
 

@@ -34,6 +34,9 @@ use crate::op::Weight;
 use crate::sync::{fence, AtomicUsize, CachePadded, Injector, Ordering, Steal, Stealer, Worker, TUNING};
 use crate::task::TaskRef;
 
+/// The most victims one steal search looks at (see `SharedLanes::busiest`).
+const STEAL_WINDOW: usize = 16;
+
 /// The parts of the queues every thread can reach.
 pub(crate) struct SharedLanes {
     injector: [Injector<TaskRef>; 3],
@@ -226,21 +229,34 @@ impl SharedLanes {
             })
     }
 
-    /// The victim (not `me`) with the longest `weight` lane, if any is non-empty.
-    fn busiest(&self, me: usize, weight: Weight) -> Option<&Stealer<TaskRef>> {
-        self.remote
-            .iter()
-            .enumerate()
-            .filter(|(w, _)| *w != me)
-            .map(|(_, r)| &r.stealers[weight.index()])
+    /// The victim (not `me`) with the longest `weight` lane, if any is non-empty,
+    /// among at most [`STEAL_WINDOW`] workers: a window that starts after `me` and
+    /// moves on with every search (`tick`), so a search costs the same in any pool
+    /// size (issue 10, finding 8) and every victim is still looked at in turn. A
+    /// worker never parks on a windowed search alone: its last look before parking
+    /// (`has_work_for`) covers every queue.
+    fn busiest(&self, me: usize, weight: Weight, tick: u32) -> Option<&Stealer<TaskRef>> {
+        let n = self.remote.len();
+        if n <= STEAL_WINDOW {
+            // A small pool: every victim, without the window's index arithmetic.
+            return self.longest(weight, (0..n).filter(|w| *w != me));
+        }
+        let start = me + 1 + (tick as usize).wrapping_mul(STEAL_WINDOW);
+        self.longest(weight, (0..STEAL_WINDOW).map(|i| (start + i) % n).filter(|w| *w != me))
+    }
+
+    /// The longest non-empty `weight` lane among `victims`.
+    fn longest(&self, weight: Weight, victims: impl Iterator<Item = usize>) -> Option<&Stealer<TaskRef>> {
+        victims
+            .map(|w| &self.remote[w].stealers[weight.index()])
             .map(|s| (s.len(), s))
             .filter(|(len, _)| *len > 0)
             .max_by_key(|(len, _)| *len)
             .map(|(_, s)| s)
     }
 
-    fn steal(&self, me: usize, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> Option<Found> {
-        if let Some(victim) = self.busiest(me, Weight::Heavy) {
+    fn steal(&self, me: usize, local: &LocalLanes, tick: u32, heavy: &HeavyAccess<'_>) -> Option<Found> {
+        if let Some(victim) = self.busiest(me, Weight::Heavy, tick) {
             if let Some((task, permit)) = heavy.with_permit(|| retry(|| victim.steal())) {
                 return Some(Found {
                     task,
@@ -250,7 +266,7 @@ impl SharedLanes {
             }
         }
         for weight in [Weight::Medium, Weight::Light] {
-            let Some(victim) = self.busiest(me, weight) else {
+            let Some(victim) = self.busiest(me, weight, tick) else {
                 continue;
             };
             let dest = &local.deques[weight.index()];
@@ -298,7 +314,38 @@ impl SharedLanes {
             }
         }
         self.take_injected(local, heavy)
-            .or_else(|| self.steal(me, local, heavy))
+            .or_else(|| self.steal(me, local, tick, heavy))
+    }
+
+    /// Work from worker `me`'s own lanes only (pinned, then Light → Medium → Heavy):
+    /// what a waiter under `HelpPolicy::OwnLanes` may run. Never the injector, never
+    /// a steal.
+    pub(crate) fn find_own(&self, me: usize, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> Option<Found> {
+        if let Some(task) = self.pinned(me, local) {
+            return Some(Found::own(task));
+        }
+        for weight in [Weight::Light, Weight::Medium] {
+            if let Some(task) = local.deques[weight.index()].pop() {
+                return Some(Found::own(task));
+            }
+        }
+        let lane = &local.deques[Weight::Heavy.index()];
+        if lane.is_empty() {
+            return None;
+        }
+        heavy.with_permit(|| lane.pop()).map(|(task, permit)| Found {
+            task,
+            permit,
+            stolen: 0,
+        })
+    }
+
+    /// True if `find_own` could find something for worker `me` right now.
+    pub(crate) fn has_own_work(&self, me: usize, local: &LocalLanes, heavy: &HeavyAccess<'_>) -> bool {
+        let h = Weight::Heavy.index();
+        self.has_pinned(me, local)
+            || local.deques[..h].iter().any(|d| !d.is_empty())
+            || (heavy.may_run() && !local.deques[h].is_empty())
     }
 
     /// Pops worker `me`'s pinned work: its own LIFO lane, then its inbox.

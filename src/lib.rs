@@ -193,6 +193,7 @@ mod metrics;
 mod op;
 mod registry;
 mod sleep;
+mod stack;
 mod storage;
 mod sync;
 mod task;
@@ -204,7 +205,7 @@ mod worker;
 #[doc(hidden)]
 pub mod loom_api;
 
-pub use builder::Builder;
+pub use builder::{Builder, HelpPolicy, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use control::{AbortHandle, Full, Room, TaskState, TaskStatus};
 pub use coordinator::{default_coordinator, spawn, Coordinator, MAX_WORKERS};
 pub use error::{BuildError, TaskError};

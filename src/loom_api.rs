@@ -141,6 +141,22 @@ impl Sleep {
     pub fn is_announced(&self, w: usize) -> bool {
         self.0.is_announced(w)
     }
+    /// Pusher side: wakes worker `w` for pinned work, wherever it is parked.
+    pub fn notify_worker(&self, w: usize) {
+        self.0.notify_worker(w)
+    }
+    /// Worker side: announce a park inside `wait()` under `HelpPolicy::OwnLanes`.
+    pub fn announce_pinned_wait(&self, w: usize) {
+        self.0.announce_pinned_wait(w)
+    }
+    /// Worker side: withdraw it; false if a notifier claimed us.
+    pub fn cancel_pinned_wait(&self, w: usize) -> bool {
+        self.0.cancel_pinned_wait(w)
+    }
+    /// Workers counted as searching now (for conservation checks).
+    pub fn searching(&self) -> isize {
+        self.0.searching()
+    }
 }
 
 // ----- lanes ----------------------------------------------------------------------

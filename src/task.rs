@@ -292,12 +292,12 @@ where
         let cell = ptr.cast::<Cell<F, T>>();
         // The closure or an unread result is user data: a panicking destructor must
         // not unwind into the scheduler.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+        crate::error::quietly(|| {
             // SAFETY: the block holds a live `Cell<F, T>` written by `new`, and the
             // caller dropped the last reference, so nobody else can touch it. It is
             // dropped once, here, and the block is not read again before reuse.
             unsafe { std::ptr::drop_in_place(cell.as_ptr()) }
-        }));
+        });
         // SAFETY: the block came from `blocks::allocate` with this layout in `new`, and
         // its contents were dropped above.
         unsafe { crate::blocks::release(cell.cast(), Layout::new::<Cell<F, T>>()) };
@@ -307,7 +307,7 @@ where
 /// Drops user data (a closure or an unread result) without letting a panicking
 /// destructor unwind into the scheduler.
 fn drop_quietly<V>(value: V) {
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+    crate::error::quietly(move || drop(value));
 }
 
 /// Allocates a task. Returns the queue's reference and the token's reference.
@@ -409,7 +409,7 @@ impl Header {
         };
         if prev & AWAITER != 0 {
             // A waker supplied by an async runtime must not be able to kill a worker.
-            let _ = catch_unwind(AssertUnwindSafe(|| header.waker.wake()));
+            crate::error::quietly(|| header.waker.wake());
         }
         if !consume {
             return;
@@ -457,7 +457,7 @@ impl Header {
         }
         // The job may be gone now; `waker` is our own.
         if let Some(waker) = waker {
-            let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
+            crate::error::quietly(|| waker.wake());
         }
     }
 

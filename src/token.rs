@@ -167,7 +167,14 @@ impl<T> Token<T> {
     /// Blocks until the task has finished, then returns its result.
     ///
     /// On a worker thread this runs other queued work while it waits, so a task may
-    /// wait on tasks it spawned without deadlocking the pool.
+    /// wait on tasks it spawned without deadlocking the pool. What it may run is the
+    /// pool's [`HelpPolicy`](crate::HelpPolicy).
+    ///
+    /// # Panics
+    /// Inside a task: if the token is that task's own (it would wait for itself
+    /// forever), or if the worker's stack is nearly used up by nested waits (see
+    /// [`Builder::stack_size`](crate::Builder::stack_size)). The task then resolves
+    /// [`TaskError::Panicked`] with a message saying which.
     pub fn wait(mut self) -> Result<T, TaskError> {
         self.assert_not_taken();
         crate::worker::wait_until_done(self.header(), None);
@@ -178,6 +185,12 @@ impl<T> Token<T> {
     ///
     /// The token stays usable either way, and the result stays inside it: after a
     /// `true`, [`wait`](Token::wait) returns at once; after a `false`, wait again later.
+    ///
+    /// **How late it can return.** Outside the pool, it returns at the deadline
+    /// (plus the operating system's wake-up latency). Inside a task, the worker runs
+    /// other queued work while it waits and checks the deadline before each task it
+    /// starts, so it returns late by at most the running time of the one task it
+    /// started last before the deadline. It panics as [`wait`](Token::wait) does.
     ///
     /// ```
     /// use std::time::Duration;
@@ -190,7 +203,8 @@ impl<T> Token<T> {
         self.wait_deadline(Instant::now() + timeout)
     }
 
-    /// Like [`wait_timeout`](Token::wait_timeout), with a deadline.
+    /// Like [`wait_timeout`](Token::wait_timeout), with a deadline; the same bound
+    /// on how late it returns holds.
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
         self.assert_not_taken();
         crate::worker::wait_until_done(self.header(), Some(deadline))

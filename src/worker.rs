@@ -11,11 +11,13 @@ use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::time::Instant;
 
+use crate::builder::HelpPolicy;
 use crate::coordinator::Shared;
 use crate::lanes::{Found, HeavyAccess, Lane, LocalLanes};
 use crate::locality::Placement;
 use crate::op::Weight;
 use crate::sleep::{backoff, thread_waker};
+use crate::stack::StackFloor;
 use crate::sync::{fence, park, park_timeout, Arc, AtomicBool, AtomicUsize, Ordering, TUNING};
 use crate::task::{Header, TaskRef};
 
@@ -33,6 +35,10 @@ crate::sync::const_thread_local! {
 pub(crate) struct WorkerInfo {
     core: AtomicUsize,
     pinned: AtomicBool,
+    /// True while the worker runs a task from its main loop (not counting nested
+    /// ones). Read by placement, so that new anchors and domains avoid a worker stuck
+    /// in a long task (issue 10, finding 6). Single writer, Relaxed: a hint only.
+    busy: AtomicBool,
 }
 
 /// A snapshot of one worker's activity, from [`Handle::worker_stats`](crate::Handle::worker_stats).
@@ -55,7 +61,13 @@ impl WorkerInfo {
         WorkerInfo {
             core: AtomicUsize::new(usize::MAX),
             pinned: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the worker is running a task (a placement hint; may be stale).
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
     }
 
     pub(crate) fn snapshot(&self, index: usize, counters: &crate::metrics::WorkerCells) -> WorkerStats {
@@ -80,6 +92,15 @@ impl WorkerInfo {
     }
 }
 
+/// The per-worker settings chosen on the `Builder`.
+#[derive(Clone, Copy)]
+pub(crate) struct WorkerSettings {
+    /// The thread's stack size, in bytes (what the thread was spawned with).
+    pub stack_size: usize,
+    /// What a waiting worker may run meanwhile.
+    pub help_policy: HelpPolicy,
+}
+
 /// Everything a worker thread owns. Lives on the worker's stack for its whole life.
 pub(crate) struct WorkerCtx {
     index: usize,
@@ -88,6 +109,9 @@ pub(crate) struct WorkerCtx {
     tick: Cell<u32>,
     /// True while this worker holds a heavy permit (inside a heavy task).
     holding_heavy: Cell<bool>,
+    help_policy: HelpPolicy,
+    /// How deep this worker's stack may get (issue 10, finding 4).
+    stack: StackFloor,
 }
 
 /// Runs `f` with the current thread's worker context, if it is a worker of `shared`.
@@ -161,8 +185,12 @@ impl WorkerCtx {
         index: usize,
         local: LocalLanes,
         core: Option<core_affinity::CoreId>,
+        settings: WorkerSettings,
         ready: impl FnOnce(),
     ) {
+        // The stack grows down from about here; the thread has `stack_size` bytes in
+        // all, a little of which is already used above this frame.
+        let stack = StackFloor::here(settings.stack_size);
         let info = &shared.workers[index];
         if let Some(core) = core {
             info.core.store(core.id, Ordering::Relaxed);
@@ -178,6 +206,8 @@ impl WorkerCtx {
             local,
             tick: Cell::new(0),
             holding_heavy: Cell::new(false),
+            help_policy: settings.help_policy,
+            stack,
         };
         WORKER.with(|w| w.set(&ctx));
         let guard = AbortOnUnwind;
@@ -204,7 +234,11 @@ impl WorkerCtx {
                     None => return,
                 },
             };
+            // `busy` brackets the outermost task only (nested ones run inside it).
+            let info = &self.shared.workers[self.index];
+            info.busy.store(true, Ordering::Relaxed);
             self.execute(found, None);
+            info.busy.store(false, Ordering::Relaxed);
             // With its own lanes drained, the worker is about to search: count it as
             // a searcher now, before a submitter reacting to the result it just
             // published pushes more work. Otherwise that push would see nobody
@@ -355,8 +389,16 @@ impl WorkerCtx {
             while sleep.is_announced(self.index) {
                 park();
             }
-            // A notifier cleared our bit and counted us as a spinner.
+            // A notifier cleared our bit and counted us as a spinner. After a wake of
+            // every worker (shutdown), most give the role back at once, so a large
+            // pool does not have thousands of threads spinning and yielding to each
+            // other (issue 10, finding 8). A worker that was the last searcher after
+            // all re-checks for leftovers, as any searcher that stops does.
             spinning = true;
+            if sleep.too_many_spinning() {
+                spinning = false;
+                self.found_while_spinning();
+            }
         }
     }
 
@@ -377,22 +419,37 @@ impl WorkerCtx {
 
     /// `Token::wait` on this worker: run other work until `header` is done.
     ///
+    /// What it may run is the pool's [`HelpPolicy`]. Two bounds hold whatever the
+    /// policy (issue 10):
+    ///
+    /// - **Deadline**: the deadline is checked before each task it helps with, so a
+    ///   timed wait returns late by at most the running time of the one task it
+    ///   started last before the deadline (and what that task runs nested).
+    /// - **Stack**: once the stack is below its floor (`stack.rs`), nothing more nests here:
+    ///   the wait only blocks. (A `Token::wait` that deep panics before it gets here,
+    ///   in `wait_until_done`; this covers a `join` whose stack job was stolen, which
+    ///   then runs on its thief, so blocking is safe.)
+    ///
     /// While the pool is being dropped, work found here is resolved `Shutdown`
     /// instead of run (queued tasks do not run then), which still resolves the
     /// awaited token if it was among them.
     fn help_until(&self, header: &Header, deadline: Option<Instant>) -> bool {
+        let may_help = self.has_stack_room();
+        let own_only = self.help_policy == HelpPolicy::OwnLanes;
         let mut round = 0;
         loop {
             if header.is_done() {
                 return true;
             }
-            if let Some(found) = self.find_work(true) {
-                self.run_or_discard(found, Some(header));
-                round = 0;
-                continue;
-            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return header.is_done();
+            }
+            if may_help {
+                if let Some(found) = self.find_help(own_only) {
+                    self.run_or_discard(found, Some(header));
+                    round = 0;
+                    continue;
+                }
             }
             if round < TUNING.wait_spins() {
                 backoff(round);
@@ -400,20 +457,62 @@ impl WorkerCtx {
                 continue;
             }
             let done = header.register(&thread_waker());
-            self.shared.sleep.announce_help(self.index);
-            let work = self
-                .shared
-                .lanes
-                .has_work_for(self.index, &self.local, &self.heavy_access(true));
+            if !may_help {
+                // Announced nowhere: a worker that may not help needs no wake for work.
+                if !done && !header.is_done() {
+                    park_until(deadline);
+                }
+                round = 0;
+                continue;
+            }
+            let sleep = &self.shared.sleep;
+            let work = if own_only {
+                // Only pinned work from elsewhere can reach our own lanes now.
+                sleep.announce_pinned_wait(self.index);
+                self.shared
+                    .lanes
+                    .has_own_work(self.index, &self.local, &self.heavy_access(true))
+            } else {
+                sleep.announce_help(self.index);
+                self.shared
+                    .lanes
+                    .has_work_for(self.index, &self.local, &self.heavy_access(true))
+            };
             if !done && !work && !header.is_done() {
                 park_until(deadline);
             }
-            if !self.shared.sleep.cancel_help(self.index) {
+            let still_announced = if own_only {
+                sleep.cancel_pinned_wait(self.index)
+            } else {
+                sleep.cancel_help(self.index)
+            };
+            if !still_announced {
                 // Claimed by a notifier, which counted us as a searcher.
                 self.found_while_spinning();
             }
             round = 0;
         }
+    }
+
+    /// Work a waiting worker may run under its help policy.
+    fn find_help(&self, own_only: bool) -> Option<Found> {
+        if own_only {
+            self.shared
+                .lanes
+                .find_own(self.index, &self.local, &self.heavy_access(true))
+        } else {
+            self.find_work(true)
+        }
+    }
+
+    /// True while the stack has room for more nesting (`stack.rs`).
+    fn has_stack_room(&self) -> bool {
+        self.stack.has_room()
+    }
+
+    /// True while the stack has room for another nested wait or `join` (`stack.rs`).
+    pub(crate) fn may_start_waiting(&self) -> bool {
+        self.stack.may_start_waiting()
     }
 
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
@@ -508,7 +607,20 @@ pub(crate) fn wait_until_done(header: &Header, deadline: Option<Instant>) -> boo
         return true;
     }
     with_ctx(|ctx| match ctx {
-        Some(ctx) => ctx.help_until(header, deadline),
+        Some(ctx) => {
+            if current_task() == Some(NonNull::from(header)) {
+                // Issue 10, finding 7: it would wait for itself forever.
+                panic!("tokengate: a task waited on its own token; it would wait for itself forever");
+            }
+            if !ctx.may_start_waiting() {
+                // Issue 10, finding 4: one more nested level could overflow the stack.
+                panic!(
+                    "tokengate: Token::wait nested too deeply for the worker's stack; \
+                     raise Builder::stack_size or wait less deeply"
+                );
+            }
+            ctx.help_until(header, deadline)
+        }
         None => block_until(header, deadline),
     })
 }

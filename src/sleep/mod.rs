@@ -18,6 +18,10 @@ pub(crate) struct Sleep {
     idle: Box<[AtomicU64]>,
     /// One bit per worker: set = parked inside `Token::wait`, ready to help.
     helping: Box<[AtomicU64]>,
+    /// One bit per worker: set = parked inside `Token::wait` under
+    /// `HelpPolicy::OwnLanes`: it may only be woken for its own pinned work
+    /// (`notify_worker`), never by `notify_one`, whose work it could not take.
+    pinned_wait: Box<[AtomicU64]>,
     /// Per worker: its thread, registered before the pool is handed to the user.
     threads: Box<[OnceLock<Thread>]>,
     workers: usize,
@@ -35,9 +39,10 @@ impl Sleep {
     pub(crate) fn new(workers: usize) -> Self {
         Sleep {
             spinning: CachePadded::new(AtomicUsize::new(0)),
-            max_spinning: (workers / 2).max(1),
+            max_spinning: (workers / 2).clamp(1, MAX_SPINNERS),
             idle: bitmask(workers),
             helping: bitmask(workers),
+            pinned_wait: bitmask(workers),
             threads: (0..workers).map(|_| OnceLock::new()).collect(),
             workers,
         }
@@ -96,7 +101,7 @@ impl Sleep {
     /// The caller must have pushed to `w`'s pinned lane and then fenced (SeqCst).
     pub(crate) fn notify_worker(&self, w: usize) {
         let (word, bit) = split(w);
-        for mask in [&self.idle, &self.helping] {
+        for mask in [&self.idle, &self.helping, &self.pinned_wait] {
             // ORDERING: SeqCst load: the read half of the pinned Dekker pair.
             if mask[word].load(Ordering::SeqCst) & bit != 0 && self.claim(&mask[word], bit) {
                 self.unpark(w);
@@ -111,6 +116,7 @@ impl Sleep {
             let (word, bit) = split(w);
             self.claim(&self.idle[word], bit);
             self.claim(&self.helping[word], bit);
+            self.claim(&self.pinned_wait[word], bit);
             self.unpark(w);
         }
     }
@@ -147,6 +153,18 @@ impl Sleep {
         }
     }
 
+    /// True if more workers count as searching than `max_spinning` (after a wake of
+    /// every worker); a woken worker then stops searching at once.
+    pub(crate) fn too_many_spinning(&self) -> bool {
+        (self.spinning.load(Ordering::Relaxed) as isize) > self.max_spinning as isize
+    }
+
+    /// Workers counted as searching now, as a signed number (see `spinning`).
+    #[cfg(tokengate_loom)]
+    pub(crate) fn searching(&self) -> isize {
+        self.spinning.load(Ordering::SeqCst) as isize
+    }
+
     /// Stops searching. Returns true if no other searcher is left; the caller must
     /// then check for leftover work and call `notify_one` if there is some.
     pub(crate) fn stop_spinning(&self) -> bool {
@@ -180,6 +198,17 @@ impl Sleep {
         withdraw(&self.helping, w)
     }
 
+    /// Announces that worker `w`, blocked inside `wait()` under
+    /// `HelpPolicy::OwnLanes`, is about to park; only pinned work for it wakes it.
+    pub(crate) fn announce_pinned_wait(&self, w: usize) {
+        announce(&self.pinned_wait, w);
+    }
+
+    /// Withdraws a pinned-wait announcement; false if a notifier claimed us meanwhile.
+    pub(crate) fn cancel_pinned_wait(&self, w: usize) -> bool {
+        withdraw(&self.pinned_wait, w)
+    }
+
     /// True while worker `w`'s idle bit is set (nobody claimed it yet).
     pub(crate) fn is_announced(&self, w: usize) -> bool {
         let (word, bit) = split(w);
@@ -210,6 +239,11 @@ fn withdraw(mask: &[AtomicU64], w: usize) -> bool {
     // ORDERING: AcqRel: races with `claim` on the same bit; exactly one side wins.
     mask[word].fetch_and(!bit, Ordering::AcqRel) & bit != 0
 }
+
+/// The most workers that search at once, whatever the pool size (issue 10, finding
+/// 8): with half of a 4,096-worker pool spinning, a short burst kept a core busy for
+/// seconds. Half the pool, up to this, as before for small pools.
+const MAX_SPINNERS: usize = 4;
 
 /// Back-off for spin loops: the first [`PURE_SPIN_ROUNDS`] rounds spin for 4 `pause`
 /// instructions each (about 160 ns on the reference machine, where one `pause` takes
