@@ -312,7 +312,13 @@ fn main() {
     }
     // Anything paused from the page would keep its tasks waiting: lift it.
     h.resume();
-    for name in ["string_ops", "prime_check", "matrix_multiply", "log_append", "data_processing"] {
+    for name in [
+        "string_ops",
+        "prime_check",
+        "matrix_multiply",
+        "log_append",
+        "data_processing",
+    ] {
         h.resume_op(name);
     }
     println!("stopping: waiting for {} outstanding tasks", tokens.len());

@@ -63,11 +63,7 @@ fn execution_view(e: &Execution) -> ExecutionView {
 impl Pool for Handle {
     fn snapshot(&self) -> Snapshot {
         let m = self.metrics();
-        let busy: Vec<Option<u64>> = m
-            .workers()
-            .iter()
-            .map(|w| m.enabled().then(|| us(w.busy)))
-            .collect();
+        let busy: Vec<Option<u64>> = m.workers().iter().map(|w| m.enabled().then(|| us(w.busy))).collect();
         let workers = self
             .worker_stats()
             .into_iter()
@@ -186,14 +182,18 @@ impl Pool for Handle {
 
     /// Resolved tasks only, from the history (see the module docs).
     fn status(&self, id: u64) -> Result<Option<TaskView>, ControlError> {
-        Ok(self.recent_executions(HISTORY).iter().find(|e| e.id == id).map(|e| TaskView {
-            id: e.id,
-            op: e.op.clone(),
-            state: e.outcome.as_str().to_string(),
-            worker: e.worker,
-            queued_for_us: Some(us(e.queued_for)),
-            ran_for_us: Some(us(e.ran_for)),
-        }))
+        Ok(self
+            .recent_executions(HISTORY)
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| TaskView {
+                id: e.id,
+                op: e.op.clone(),
+                state: e.outcome.as_str().to_string(),
+                worker: e.worker,
+                queued_for_us: Some(us(e.queued_for)),
+                ran_for_us: Some(us(e.ran_for)),
+            }))
     }
 
     fn set_storage_limit(&self, tier: &str, limit: usize) -> Result<(), ControlError> {
@@ -240,8 +240,14 @@ mod tests {
         assert_eq!(gate.spawn(&op, || 5).wait(), Ok(5));
         Pool::set_storage_limit(&h, "fast", 64).unwrap();
         assert_eq!(h.storage_stats()[StorageSpeed::Fast as usize].limit, 64);
-        assert!(matches!(Pool::set_storage_limit(&h, "warp", 1), Err(ControlError::UnknownTier(_))));
-        assert!(matches!(Pool::set_storage_limit(&h, "fast", 0), Err(ControlError::Invalid(_))));
+        assert!(matches!(
+            Pool::set_storage_limit(&h, "warp", 1),
+            Err(ControlError::UnknownTier(_))
+        ));
+        assert!(matches!(
+            Pool::set_storage_limit(&h, "fast", 0),
+            Err(ControlError::Invalid(_))
+        ));
         let snap = Pool::snapshot(&h);
         let held = snap.ops.iter().find(|o| o.name == "held").unwrap();
         assert_eq!((held.submitted, held.completed, held.cancelled), (12, 1, 11));

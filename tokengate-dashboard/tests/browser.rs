@@ -134,7 +134,9 @@ async fn op_cell(c: &Client, op: &str, col: usize) -> Option<String> {
 
 /// Some CPU work: the primes below `n`, counted by trial division.
 fn count_primes(n: u64) -> u64 {
-    (2..n).filter(|&k| (2..k).take_while(|d| d * d <= k).all(|d| k % d != 0)).count() as u64
+    (2..n)
+        .filter(|&k| (2..k).take_while(|d| d * d <= k).all(|d| k % d != 0))
+        .count() as u64
 }
 
 /// Tasks executed by the pool's workers (what the page's "executed" total shows).
@@ -308,7 +310,10 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
     click_op(&c, "render", "op-pause").await;
     wait_for("render paused", || async { h.is_op_paused("render").then_some(()) }).await;
     // At most the 2 tasks running at the pause are not queued.
-    wait_for("render to pile up", || async { (unresolved(&h, "render") >= 8).then_some(()) }).await;
+    wait_for("render to pile up", || async {
+        (unresolved(&h, "render") >= 8).then_some(())
+    })
+    .await;
     let cancelled_before = h.metrics().op("render").map_or(0, |o| o.cancelled);
     click_op(&c, "render", "op-drain").await;
     let message = wait_for("the drain reply", || async {
@@ -318,7 +323,11 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
     let drained: usize = message.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(drained >= 5, "{message}");
     let cancelled = h.metrics().op("render").unwrap().cancelled;
-    assert_eq!(cancelled - cancelled_before, drained as u64, "the pool's cancelled count");
+    assert_eq!(
+        cancelled - cancelled_before,
+        drained as u64,
+        "the pool's cancelled count"
+    );
     wait_for("the cancelled count on the page", || async {
         (op_cell(&c, "render", 5).await?.parse::<u64>().ok()? >= cancelled).then_some(())
     })
