@@ -8,19 +8,25 @@
 //! ```
 //!
 //! Options: `--duration SECS`, `--bind ADDR` (default 127.0.0.1:8750), `--workers N`,
-//! `--cost` (runs one CPU batch without and one with the dashboard serving a live
+//! `--tasks N` (the `--cost` batch size), `--cost` (runs one CPU batch without and one with the dashboard serving a live
 //! stream, and prints both throughputs).
 //!
-//! This version uses only the core API of this branch: no storage lane (the log-append
-//! and mixed storage ops of the prototype need `Op::storage_speed`, see
-//! `pending/pressure.rs`), and the dashboard shows workers and heavy permits (the
-//! other panels say "not measured" until the metrics land). On Ctrl-C it stops
-//! spawning, waits for every token it holds, prints a summary and stops the server.
+//! Log appends go to a file in a temporary directory on the `Moderate` storage tier.
+//! The mixed op `data_processing` runs on the same tier: heavy CPU work (a matrix
+//! product) whose closure then appends its result to a file. On Ctrl-C (or at the end
+//! of `--duration`) it stops spawning, resumes anything paused from the page, waits
+//! for every token it holds, prints a summary, stops the server and removes its
+//! directory.
+//!
+//! `--cost` is what the lead runs on a quiet machine for the README's cost figure:
+//! `--tasks N` (default 1,000,000) sets the batch size, small values for a smoke run.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokengate::{Coordinator, Handle, Op, Token, Weight};
+use tokengate::{Coordinator, Handle, Op, Storage, StorageSpeed, Token, Weight};
 use tokengate_dashboard::Dashboard;
 
 /// A few microseconds of string work: `Light`.
@@ -63,27 +69,59 @@ fn matrix(seed: u64) -> u64 {
     c.iter().fold(0, |x, y| x.wrapping_add(*y))
 }
 
+/// Appends one line to `path` (a blocking write: it belongs on the storage lane).
+fn append_log(path: &Path, line: u64) -> u64 {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("the log file");
+    writeln!(f, "event {line}").expect("a log append");
+    line
+}
+
 struct Ops {
     light: Op,
     medium: Op,
     heavy: Op,
+    log: Op<Storage>,
+    mixed: Op<Storage>,
+    dir: PathBuf,
 }
 
 fn ops() -> Ops {
+    let dir = std::env::temp_dir().join(format!("tokengate-pressure-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
     Ops {
         light: Op::new("string_ops").weight(Weight::Light),
         medium: Op::new("prime_check").weight(Weight::Medium),
         heavy: Op::new("matrix_multiply").weight(Weight::Heavy),
+        log: Op::new("log_append")
+            .weight(Weight::Light)
+            .storage_speed(StorageSpeed::Moderate),
+        mixed: Op::new("data_processing")
+            .weight(Weight::Heavy)
+            .storage_speed(StorageSpeed::Moderate),
+        dir,
     }
 }
 
-/// One wave: `batch` tasks, mostly light, some medium, a few heavy.
+/// One wave: `batch` tasks, mostly light, some medium, a few heavy, log appends and
+/// the mixed op.
 fn wave(gate: &Handle, ops: &Ops, batch: u64, seed: u64, out: &mut Vec<Token<u64>>) {
     for i in 0..batch {
         let n = seed * 1_000 + i;
-        let t = match i % 10 {
+        let t = match i % 20 {
             0 => gate.spawn(&ops.heavy, move || matrix(n)),
-            1..=3 => gate.spawn(&ops.medium, move || is_prime(1_000_003 + 2 * n) as u64),
+            1 => {
+                let path = ops.dir.join(format!("result-{}.txt", n % 16));
+                gate.spawn(&ops.mixed, move || append_log(&path, matrix(n)))
+            }
+            2..=6 => gate.spawn(&ops.medium, move || is_prime(1_000_003 + 2 * n) as u64),
+            7..=10 => {
+                let path = ops.dir.join("events.log");
+                gate.spawn(&ops.log, move || append_log(&path, n))
+            }
             _ => gate.spawn(&ops.light, move || string_ops(n)),
         };
         out.push(t);
@@ -104,6 +142,7 @@ struct Args {
     bind: String,
     workers: Option<usize>,
     cost: bool,
+    tasks: u64,
 }
 
 fn args() -> Args {
@@ -112,6 +151,7 @@ fn args() -> Args {
         bind: "127.0.0.1:8750".into(),
         workers: None,
         cost: false,
+        tasks: 1_000_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -123,6 +163,7 @@ fn args() -> Args {
             "--bind" => a.bind = it.next().expect("--bind ADDR"),
             "--workers" => a.workers = Some(it.next().and_then(|s| s.parse().ok()).expect("--workers N")),
             "--cost" => a.cost = true,
+            "--tasks" => a.tasks = it.next().and_then(|s| s.parse().ok()).expect("--tasks N"),
             other => {
                 eprintln!("unknown argument {other:?}; see the example's docs");
                 std::process::exit(2);
@@ -141,10 +182,9 @@ fn build(workers: Option<usize>) -> Coordinator {
 }
 
 /// Throughput of a fixed batch of light and medium tasks, in tasks per second.
-fn batch_rate(gate: &Handle, ops: &Ops) -> f64 {
-    const N: u64 = 1_000_000;
+fn batch_rate(gate: &Handle, ops: &Ops, n: u64) -> f64 {
     let start = Instant::now();
-    let tokens: Vec<Token<u64>> = (0..N)
+    let tokens: Vec<Token<u64>> = (0..n)
         .map(|i| {
             if i % 4 == 0 {
                 gate.spawn(&ops.medium, move || is_prime(10_007 + 2 * i) as u64)
@@ -156,21 +196,22 @@ fn batch_rate(gate: &Handle, ops: &Ops) -> f64 {
     for t in tokens {
         t.wait().expect("a result");
     }
-    N as f64 / start.elapsed().as_secs_f64()
+    n as f64 / start.elapsed().as_secs_f64()
 }
 
 /// `--cost`: the same batch without the dashboard, then with it serving a live stream
 /// to one client (a raw HTTP connection reading the event stream), three times each,
 /// interleaved; prints the best of each.
-fn cost(workers: Option<usize>) {
+fn cost(workers: Option<usize>, n: u64) {
     use std::io::{Read, Write};
     let gate = build(workers);
     let ops = ops();
     let h = gate.handle();
-    batch_rate(&h, &ops); // warm-up
+    batch_rate(&h, &ops, n); // warm-up
+    let _ = std::fs::remove_dir_all(&ops.dir);
     let (mut without, mut with) = (0f64, 0f64);
     for _ in 0..3 {
-        without = without.max(batch_rate(&h, &ops));
+        without = without.max(batch_rate(&h, &ops, n));
         let dash = Dashboard::new(gate.handle())
             .bind("127.0.0.1:0")
             .start()
@@ -201,7 +242,7 @@ fn cost(workers: Option<usize>) {
         first_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("the live stream answered");
-        with = with.max(batch_rate(&h, &ops));
+        with = with.max(batch_rate(&h, &ops, n));
         dash.stop();
         let bytes = reader.join().expect("reader");
         assert!(bytes > 0, "the live stream sent nothing");
@@ -214,7 +255,7 @@ fn cost(workers: Option<usize>) {
 fn main() {
     let args = args();
     if args.cost {
-        cost(args.workers);
+        cost(args.workers, args.tasks);
         return;
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -269,6 +310,17 @@ fn main() {
             }
         }
     }
+    // Anything paused from the page would keep its tasks waiting: lift it.
+    h.resume();
+    for name in [
+        "string_ops",
+        "prime_check",
+        "matrix_multiply",
+        "log_append",
+        "data_processing",
+    ] {
+        h.resume_op(name);
+    }
     println!("stopping: waiting for {} outstanding tasks", tokens.len());
     for t in tokens {
         t.wait().expect("a result");
@@ -276,6 +328,13 @@ fn main() {
     }
     assert_eq!(done, spawned);
     println!("done: {spawned} tasks in {:.1} s", start.elapsed().as_secs_f64());
+    for s in gate.storage_stats() {
+        println!(
+            "storage {:?}: peak {} of limit {}, {} done",
+            s.speed, s.peak_active, s.limit, s.completed
+        );
+    }
     dash.stop();
     gate.shutdown();
+    let _ = std::fs::remove_dir_all(&ops.dir);
 }

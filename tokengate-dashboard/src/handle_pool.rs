@@ -1,134 +1,260 @@
-//! `impl Pool for tokengate::Handle`, written against the core API that exists on this
-//! branch: worker stats and heavy permits. The panels this API cannot fill are listed
-//! in [`Snapshot::missing`](crate::Snapshot::missing) (the page shows the list), and
-//! every control answers [`ControlError::Unsupported`] (HTTP 501), never a silent
-//! no-op.
+//! `impl Pool for tokengate::Handle`: the dashboard's views of a real pool, read from
+//! its metrics ([`Handle::metrics`]), control plane and storage lane.
 //!
-//! MERGE NOTE (issue 16): once the control plane (issue 12), metrics (issue 13) and
-//! storage lane (issue 11) are merged, replace this file with `pending/adapter.rs`.
+//! What the core API does not give directly, and how the page fills it:
+//! - **Busy share**: the pool reports each worker's cumulative busy time
+//!   ([`WorkerMetrics::busy`](tokengate::WorkerMetrics)); this adapter passes it on as
+//!   [`WorkerView::busy_us`] and the sampler turns it into the share of the last
+//!   sample interval (busy time gained / wall time elapsed).
+//! - **Paused ops**: the core answers `is_op_paused(name)` but does not list paused
+//!   ops, so the page lists the paused ops among the ops that have metrics (an op
+//!   paused before any task of it was spawned is not listed until it has one).
+//! - **Status by id**: the core reads a task's status only through its `Token` or
+//!   `AbortHandle`, not by id. [`Pool::status`] here searches the newest
+//!   [`HISTORY`] entries of the execution history, so it finds *resolved* tasks only
+//!   (completed, panicked, cancelled, expired, shut down). A queued or running task,
+//!   an id never spawned, and one older than the history all answer "not found".
 
 use crate::view::*;
-use tokengate::Handle;
+use std::time::Duration;
+use tokengate::{Execution, Handle, StorageSpeed, Weight};
 
-const MISSING: &[&str] = &[
-    "per-op metrics",
-    "queued per lane",
-    "storage tiers",
-    "recent executions",
-    "busy share",
-    "paused state",
-];
+/// How many executions the page lists.
+const RECENT: usize = 50;
+/// How many executions the history download holds and the status lookup searches.
+pub(crate) const HISTORY: usize = 1024;
+
+fn us(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
+fn tier_name(s: StorageSpeed) -> &'static str {
+    match s {
+        StorageSpeed::Slow => "slow",
+        StorageSpeed::Moderate => "moderate",
+        StorageSpeed::Fast => "fast",
+        StorageSpeed::Insane => "insane",
+    }
+}
+
+fn tier_of(name: &str) -> Option<StorageSpeed> {
+    StorageSpeed::ALL.into_iter().find(|s| tier_name(*s) == name)
+}
+
+fn weight_name(w: Weight) -> &'static str {
+    match w {
+        Weight::Light => "light",
+        Weight::Medium => "medium",
+        Weight::Heavy => "heavy",
+    }
+}
+
+fn execution_view(e: &Execution) -> ExecutionView {
+    ExecutionView {
+        id: e.id,
+        op: e.op.clone(),
+        worker: e.worker,
+        outcome: e.outcome.as_str().to_string(),
+        queued_for_us: us(e.queued_for),
+        ran_for_us: us(e.ran_for),
+    }
+}
 
 impl Pool for Handle {
     fn snapshot(&self) -> Snapshot {
+        let m = self.metrics();
+        let busy: Vec<Option<u64>> = m.workers().iter().map(|w| m.enabled().then(|| us(w.busy))).collect();
+        let workers = self
+            .worker_stats()
+            .into_iter()
+            .map(|w| WorkerView {
+                index: w.index,
+                core: w.core,
+                pinned: w.pinned,
+                executed: w.executed,
+                stolen: w.stolen,
+                busy_share: None,
+                busy_us: busy.get(w.index).copied().flatten(),
+            })
+            .collect();
+        let q = m.queued();
+        let queued = QueuedView {
+            injector: q.injector,
+            local: q.local,
+            pinned: q.pinned,
+            storage: q.storage,
+            held: q.held,
+        };
+        let storage = self
+            .storage_stats()
+            .into_iter()
+            .map(|s| TierView {
+                tier: tier_name(s.speed).to_string(),
+                limit: s.limit,
+                active: s.active,
+                queued: s.queued as u64,
+                completed: s.completed,
+                peak_active: s.peak_active,
+            })
+            .collect();
+        let ops = m
+            .ops()
+            .iter()
+            .map(|o| OpView {
+                name: o.name.clone(),
+                weight: weight_name(o.weight).to_string(),
+                submitted: o.submitted,
+                completed: o.completed,
+                panicked: o.panicked,
+                cancelled: o.cancelled,
+                expired: o.expired,
+                shutdown: o.shutdown,
+                wait_p50_us: us(o.queue_wait.quantile(0.5)),
+                wait_p99_us: us(o.queue_wait.quantile(0.99)),
+                run_p50_us: us(o.run_time.quantile(0.5)),
+                run_p99_us: us(o.run_time.quantile(0.99)),
+                health: o.health().as_str().to_string(),
+            })
+            .collect();
+        let paused_ops = m
+            .ops()
+            .iter()
+            .filter(|o| self.is_op_paused(&o.name))
+            .map(|o| o.name.clone())
+            .collect();
+        let recent = self.recent_executions(RECENT).iter().map(execution_view).collect();
+        let mut missing = Vec::new();
+        if !m.enabled() {
+            missing.push("metrics (the pool was built with metrics(false))".to_string());
+        }
         Snapshot {
-            workers: self
-                .worker_stats()
-                .into_iter()
-                .map(|w| WorkerView {
-                    index: w.index,
-                    core: w.core,
-                    pinned: w.pinned,
-                    executed: w.executed,
-                    stolen: w.stolen,
-                    busy_share: None,
-                })
-                .collect(),
+            paused: self.is_paused(),
+            paused_ops,
+            workers,
             heavy: PermitView {
                 in_use: self.heavy_running(),
                 limit: self.heavy_limit(),
             },
-            missing: MISSING.iter().map(|m| m.to_string()).collect(),
-            ..Snapshot::default()
+            queued,
+            storage,
+            ops,
+            recent,
+            missing,
         }
     }
 
     fn prometheus(&self) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP tokengate_worker_executed_total Tasks run, by worker.\n");
-        out.push_str("# TYPE tokengate_worker_executed_total counter\n");
-        let stats = self.worker_stats();
-        for w in &stats {
-            out.push_str(&format!(
-                "tokengate_worker_executed_total{{worker=\"{}\"}} {}\n",
-                w.index, w.executed
-            ));
-        }
-        out.push_str("# HELP tokengate_worker_stolen_total Tasks stolen from other workers, by worker.\n");
-        out.push_str("# TYPE tokengate_worker_stolen_total counter\n");
-        for w in &stats {
-            out.push_str(&format!(
-                "tokengate_worker_stolen_total{{worker=\"{}\"}} {}\n",
-                w.index, w.stolen
-            ));
-        }
-        out.push_str("# HELP tokengate_heavy_permits_in_use Heavy permits held now.\n");
-        out.push_str("# TYPE tokengate_heavy_permits_in_use gauge\n");
-        out.push_str(&format!("tokengate_heavy_permits_in_use {}\n", self.heavy_running()));
-        out.push_str("# HELP tokengate_heavy_permits_limit Heavy permit limit.\n");
-        out.push_str("# TYPE tokengate_heavy_permits_limit gauge\n");
-        out.push_str(&format!("tokengate_heavy_permits_limit {}\n", self.heavy_limit()));
-        out
+        self.metrics().to_prometheus()
     }
 
     fn history_json(&self) -> String {
-        // No execution history in this core version.
-        "[]".into()
+        serde_json::to_string_pretty(&self.recent_executions(HISTORY)).unwrap_or_else(|_| "[]".into())
     }
 
     fn pause(&self) -> Result<(), ControlError> {
-        Err(ControlError::Unsupported("pause"))
+        // `false` means it was already paused: the requested state holds either way.
+        Handle::pause(self);
+        Ok(())
     }
 
     fn resume(&self) -> Result<(), ControlError> {
-        Err(ControlError::Unsupported("resume"))
+        Handle::resume(self);
+        Ok(())
     }
 
-    fn pause_op(&self, _op: &str) -> Result<(), ControlError> {
-        Err(ControlError::Unsupported("pause_op"))
+    fn pause_op(&self, op: &str) -> Result<(), ControlError> {
+        Handle::pause_op(self, op);
+        Ok(())
     }
 
-    fn resume_op(&self, _op: &str) -> Result<(), ControlError> {
-        Err(ControlError::Unsupported("resume_op"))
+    fn resume_op(&self, op: &str) -> Result<(), ControlError> {
+        Handle::resume_op(self, op);
+        Ok(())
     }
 
-    fn drain_op(&self, _op: &str) -> Result<usize, ControlError> {
-        Err(ControlError::Unsupported("drain_op"))
+    fn drain_op(&self, op: &str) -> Result<usize, ControlError> {
+        Ok(Handle::drain_op(self, op))
     }
 
-    fn cancel(&self, _id: u64) -> Result<bool, ControlError> {
-        Err(ControlError::Unsupported("cancel"))
+    fn cancel(&self, id: u64) -> Result<bool, ControlError> {
+        Ok(Handle::cancel(self, id))
     }
 
-    fn status(&self, _id: u64) -> Result<Option<TaskView>, ControlError> {
-        Err(ControlError::Unsupported("status"))
+    /// Resolved tasks only, from the history (see the module docs).
+    fn status(&self, id: u64) -> Result<Option<TaskView>, ControlError> {
+        Ok(self
+            .recent_executions(HISTORY)
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| TaskView {
+                id: e.id,
+                op: e.op.clone(),
+                state: e.outcome.as_str().to_string(),
+                worker: e.worker,
+                queued_for_us: Some(us(e.queued_for)),
+                ran_for_us: Some(us(e.ran_for)),
+            }))
     }
 
-    fn set_storage_limit(&self, _tier: &str, _limit: usize) -> Result<(), ControlError> {
-        Err(ControlError::Unsupported("set_storage_limit"))
+    fn set_storage_limit(&self, tier: &str, limit: usize) -> Result<(), ControlError> {
+        let speed = tier_of(tier).ok_or_else(|| ControlError::UnknownTier(tier.to_string()))?;
+        Handle::set_storage_limit(self, speed, limit).map_err(|e| ControlError::Invalid(e.to_string()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokengate::{Coordinator, Op};
+    use tokengate::{Coordinator, Op, TaskError};
 
+    /// The controls change the real pool, observed through the core API.
     #[test]
-    fn handle_snapshot_counts_executions_and_controls_are_unsupported() {
-        let gate = Coordinator::builder().workers(2).build().unwrap();
-        let op = Op::new("x");
-        let tokens: Vec<_> = (0..20).map(|i| gate.spawn(&op, move || i)).collect();
-        for t in tokens {
-            t.wait().unwrap();
-        }
+    fn controls_reach_the_real_pool() {
+        let gate = Coordinator::builder().workers(1).build().unwrap();
         let h = gate.handle();
-        let s = h.snapshot();
-        assert_eq!(s.workers.len(), 2);
-        assert_eq!(s.workers.iter().map(|w| w.executed).sum::<u64>(), 20);
-        assert!(!s.missing.is_empty());
-        assert!(h.prometheus().contains("tokengate_worker_executed_total{worker=\"0\"}"));
-        assert_eq!(h.pause(), Err(ControlError::Unsupported("pause")));
-        assert_eq!(h.cancel(1), Err(ControlError::Unsupported("cancel")));
+        let op = Op::new("held");
+        Pool::pause(&h).unwrap();
+        assert!(h.is_paused() && Pool::snapshot(&h).paused);
+        let tokens: Vec<_> = (0..10).map(|i| gate.spawn(&op, move || i)).collect();
+        assert_eq!(Pool::snapshot(&h).queued.total(), 10);
+        while h.held() < 10 {
+            std::thread::yield_now();
+        }
+        assert_eq!(Pool::drain_op(&h, "held"), Ok(10));
+        for t in tokens {
+            assert_eq!(t.wait(), Err(TaskError::Cancelled));
+        }
+        let t = gate.spawn(&op, || 1);
+        let id = t.id();
+        assert_eq!(Pool::cancel(&h, id), Ok(true));
+        assert_eq!(Pool::cancel(&h, id), Ok(false));
+        assert_eq!(t.wait(), Err(TaskError::Cancelled));
+        let s = Pool::status(&h, id).unwrap().unwrap();
+        assert_eq!((s.op.as_str(), s.state.as_str()), ("held", "cancelled"));
+        assert_eq!(Pool::status(&h, u64::MAX), Ok(None));
+        Pool::pause_op(&h, "held").unwrap();
+        assert_eq!(Pool::snapshot(&h).paused_ops, vec!["held".to_string()]);
+        Pool::resume_op(&h, "held").unwrap();
+        Pool::resume(&h).unwrap();
+        assert!(!h.is_paused());
+        assert_eq!(gate.spawn(&op, || 5).wait(), Ok(5));
+        Pool::set_storage_limit(&h, "fast", 64).unwrap();
+        assert_eq!(h.storage_stats()[StorageSpeed::Fast as usize].limit, 64);
+        assert!(matches!(
+            Pool::set_storage_limit(&h, "warp", 1),
+            Err(ControlError::UnknownTier(_))
+        ));
+        assert!(matches!(
+            Pool::set_storage_limit(&h, "fast", 0),
+            Err(ControlError::Invalid(_))
+        ));
+        let snap = Pool::snapshot(&h);
+        let held = snap.ops.iter().find(|o| o.name == "held").unwrap();
+        assert_eq!((held.submitted, held.completed, held.cancelled), (12, 1, 11));
+        assert_eq!(snap.storage.len(), 4);
+        assert!(snap.workers[0].busy_us.is_some());
+        assert!(Pool::prometheus(&h).contains("tokengate_tasks_submitted_total{op=\"held\""));
+        let history: serde_json::Value = serde_json::from_str(&Pool::history_json(&h)).unwrap();
+        assert_eq!(history.as_array().unwrap().len(), 12);
     }
 }

@@ -44,7 +44,11 @@
 //! # The pool
 //!
 //! The page reads and steers a pool through the [`Pool`] trait, which returns the
-//! dashboard's own view structs. [`tokengate::Handle`] implements it.
+//! dashboard's own view structs. [`tokengate::Handle`] implements it: busy share is
+//! per sample interval (from cumulative busy time), and the status lookup by id finds
+//! resolved tasks only, in the newest 1024 entries of the execution history (the core
+//! reads a live task's status only through its token); a queued or running task
+//! answers "not found". Cancel by id reaches queued tasks only.
 
 mod assets;
 mod auth;

@@ -11,7 +11,7 @@
 //! | `/api/series` | GET | the chart samples |
 //! | `/api/events` | GET | server-sent events: one update per interval |
 //! | `/api/history.json` | GET | the execution history, as a download |
-//! | `/api/status/{id}` | GET | a task's status, 404 if unknown |
+//! | `/api/status/{id}` | GET | a resolved task's status (from the history), 404 otherwise |
 //! | `/api/pause`, `/api/resume` | POST | all ops |
 //! | `/api/op/pause`, `/api/op/resume`, `/api/op/drain` | POST | `{"op": name}` |
 //! | `/api/cancel` | POST | `{"id": n}` |
@@ -435,7 +435,10 @@ fn reply<T: serde::Serialize>(r: Result<T, Response>) -> Response {
 async fn status(State(state): State<Shared>, Path(id): Path<u64>) -> Response {
     match control(&state, move |p| p.status(id)).await {
         Ok(Some(view)) => Json(view).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "unknown task"),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not found among resolved tasks in the recent history: queued, running, unknown, or older than the history",
+        ),
         Err(res) => res,
     }
 }

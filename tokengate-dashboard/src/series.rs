@@ -73,6 +73,7 @@ pub(crate) async fn run_sampler(
 ) {
     let start = Instant::now();
     let mut last: Option<(Instant, u64)> = None;
+    let mut last_busy: Option<(Instant, Vec<Option<u64>>)> = None;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -80,8 +81,9 @@ pub(crate) async fn run_sampler(
             _ = ticker.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let snapshot = pool.snapshot();
+        let mut snapshot = pool.snapshot();
         let now = Instant::now();
+        fill_busy_share(&mut snapshot, now, &mut last_busy);
         let executed: u64 = snapshot.workers.iter().map(|w| w.executed).sum();
         let throughput = match last {
             Some((then, before)) => {
@@ -111,9 +113,25 @@ pub(crate) async fn run_sampler(
     }
 }
 
+/// Fills `busy_share` of the workers whose pool gives only cumulative `busy_us`: busy
+/// time gained since the previous sample over the wall time elapsed.
+fn fill_busy_share(snapshot: &mut Snapshot, now: Instant, last: &mut Option<(Instant, Vec<Option<u64>>)>) {
+    let busy: Vec<Option<u64>> = snapshot.workers.iter().map(|w| w.busy_us).collect();
+    if let Some((then, before)) = last.as_ref() {
+        let dt_us = now.duration_since(*then).as_micros() as f64;
+        for (w, before) in snapshot.workers.iter_mut().zip(before) {
+            if let (None, Some(now_us), Some(before_us), true) = (w.busy_share, w.busy_us, before, dt_us > 0.0) {
+                w.busy_share = Some((now_us.saturating_sub(*before_us) as f64 / dt_us).clamp(0.0, 1.0));
+            }
+        }
+    }
+    *last = Some((now, busy));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::view::WorkerView;
 
     #[test]
     fn ring_is_bounded_oldest_first() {
@@ -128,5 +146,27 @@ mod tests {
         }
         let t: Vec<u64> = s.all().iter().map(|p| p.t_ms).collect();
         assert_eq!(t, vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn busy_share_is_the_busy_time_gained_over_the_interval() {
+        let worker = |busy_us| WorkerView {
+            busy_us: Some(busy_us),
+            ..WorkerView::default()
+        };
+        let t0 = Instant::now();
+        let mut last = None;
+        let mut s = Snapshot {
+            workers: vec![worker(1_000)],
+            ..Snapshot::default()
+        };
+        fill_busy_share(&mut s, t0, &mut last);
+        assert_eq!(s.workers[0].busy_share, None, "no interval yet");
+        let mut s = Snapshot {
+            workers: vec![worker(251_000)],
+            ..Snapshot::default()
+        };
+        fill_busy_share(&mut s, t0 + Duration::from_millis(500), &mut last);
+        assert_eq!(s.workers[0].busy_share, Some(0.5));
     }
 }

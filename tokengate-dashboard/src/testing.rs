@@ -317,6 +317,7 @@ impl Pool for MockPool {
                     executed,
                     stolen,
                     busy_share: Some(if st.paused { 0.05 } else { 0.55 + 0.1 * i as f64 }),
+                    busy_us: None,
                 })
                 .collect(),
             heavy: PermitView {

@@ -53,7 +53,8 @@ pub trait Pool: Send + Sync + 'static {
     fn drain_op(&self, op: &str) -> Result<usize, ControlError>;
     /// Cancels a queued task by its id; `false` if it is unknown, running or finished.
     fn cancel(&self, id: u64) -> Result<bool, ControlError>;
-    /// The status of a task by id, `None` if unknown.
+    /// The status of a task by id, `None` if the pool cannot find it. (The adapter for
+    /// `tokengate::Handle` finds resolved tasks only, in the execution history.)
     fn status(&self, id: u64) -> Result<Option<TaskView>, ControlError>;
     /// Changes the concurrency limit of a storage tier (`"slow"`, `"moderate"`,
     /// `"fast"`, `"insane"`).
@@ -123,9 +124,13 @@ pub struct WorkerView {
     pub executed: u64,
     /// Tasks it stole.
     pub stolen: u64,
-    /// Share of wall time spent running tasks since the pool started, 0..=1 (`None`
-    /// if the pool does not measure it).
+    /// Share of wall time spent running tasks, 0..=1, over the last sample interval
+    /// (`None` if the pool does not measure it). A pool may leave it `None` and give
+    /// [`busy_us`](WorkerView::busy_us) instead: the sampler then fills it in.
     pub busy_share: Option<f64>,
+    /// Cumulative time spent running tasks, microseconds, if the pool measures it.
+    #[serde(default)]
+    pub busy_us: Option<u64>,
 }
 
 /// Heavy permits in use and their limit.

@@ -1,5 +1,6 @@
 //! The real browser test: headless Chromium driven through ChromeDriver (WebDriver,
-//! `fantoccini`) against a dashboard serving a simulated pool.
+//! `fantoccini`) against a dashboard serving a REAL pool: a 2-worker
+//! [`Coordinator`] fed by a background producer thread.
 //!
 //! Needs `chromium` and `chromedriver`: run it through `scripts/browser.sh`, which
 //! finds or installs them and exports `TOKENGATE_CHROMIUM` / `TOKENGATE_CHROMEDRIVER`.
@@ -15,9 +16,12 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tokengate_dashboard::testing::{MockPool, XSS_OP};
+use tokengate::{Coordinator, Handle, Op, TaskError, Weight};
+use tokengate_dashboard::testing::XSS_OP;
 use tokengate_dashboard::Dashboard;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -128,15 +132,81 @@ async fn op_cell(c: &Client, op: &str, col: usize) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Some CPU work: the primes below `n`, counted by trial division.
+fn count_primes(n: u64) -> u64 {
+    (2..n)
+        .filter(|&k| (2..k).take_while(|d| d * d <= k).all(|d| k % d != 0))
+        .count() as u64
+}
+
+/// Tasks executed by the pool's workers (what the page's "executed" total shows).
+fn pool_executed(h: &Handle) -> u64 {
+    h.worker_stats().iter().map(|w| w.executed).sum()
+}
+
+/// Tasks of `op` spawned and not yet resolved (queued, held or running).
+fn unresolved(h: &Handle, op: &str) -> u64 {
+    h.metrics().op(op).map_or(0, |o| o.submitted - o.resolved())
+}
+
+/// The background producer: batches of CPU tasks on four ops until stopped. Bounded:
+/// it stops at the end of the test and spawns nothing while 3000 tasks are queued
+/// (so a pause does not pile up work without end). Its pacing sleep shapes the load;
+/// it synchronises nothing.
+struct Producer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Producer {
+    fn start(h: Handle) -> Producer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let ops = [
+                (Op::new("prime_check").weight(Weight::Light), 10, 300),
+                (Op::new("matrix"), 4, 1500),
+                (Op::new("render").weight(Weight::Heavy), 2, 4000),
+                (Op::new(XSS_OP).weight(Weight::Light), 1, 200),
+            ];
+            while !flag.load(Ordering::Relaxed) {
+                if h.metrics().queued().total() < 3000 {
+                    for (op, batch, n) in &ops {
+                        for _ in 0..*batch {
+                            let n = *n;
+                            drop(h.spawn(op, move || count_primes(n))); // detached: it still runs
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Producer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_a_live_pool_and_operates_it() {
     let chromium = find_tool("TOKENGATE_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"]);
     let chromedriver = find_tool("TOKENGATE_CHROMEDRIVER", &["chromedriver"]);
     let driver = start_driver(&chromedriver);
 
-    let mock = Arc::new(MockPool::new());
-    let _sim = mock.simulate(Duration::from_millis(100));
-    let dash = Dashboard::new(Arc::clone(&mock))
+    let gate = Coordinator::builder().workers(2).build().unwrap();
+    let h = gate.handle();
+    let producer = Producer::start(gate.handle());
+    let dash = Dashboard::new(gate.handle())
         .bind("127.0.0.1:0")
         .interval(Duration::from_millis(250))
         .start()
@@ -156,7 +226,7 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
             ]
         }),
     );
-    let c = ClientBuilder::native()
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
@@ -204,11 +274,18 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
         (text(&c, "#paused-state").await? == "paused").then_some(())
     })
     .await;
-    assert!(mock.is_paused());
-    let executed = wait_for("executed", || number(&c, "#executed-total")).await;
+    assert!(h.is_paused());
+    // The tasks running at the pause (sub-millisecond) finish; then the page's count
+    // is the pool's and stays put.
+    let executed = wait_for("the page to catch up with the paused pool", || async {
+        let page = number(&c, "#executed-total").await?;
+        (page == pool_executed(&h)).then_some(page)
+    })
+    .await;
+    let held = wait_for("held work", || async { (h.held() > 0).then(|| h.held()) }).await;
     let queued = wait_for("queued", || number(&c, "#queued-total")).await;
-    wait_for("queued to grow", || async {
-        (number(&c, "#queued-total").await? > queued + 20).then_some(())
+    wait_for("queued (held) work to grow", || async {
+        (number(&c, "#queued-total").await? > queued + 50 && h.held() > held + 50).then_some(())
     })
     .await;
     assert_eq!(
@@ -216,7 +293,7 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
         Some(executed),
         "executed moved while paused"
     );
-    assert_eq!(mock.executed(), executed);
+    assert_eq!(pool_executed(&h), executed, "the pool ran tasks while paused");
 
     // Resume: executed moves again.
     c.find(Locator::Id("btn-resume")).await.unwrap().click().await.unwrap();
@@ -231,11 +308,13 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
 
     // Pause one op, let it pile up, drain it, resume it.
     click_op(&c, "render", "op-pause").await;
-    wait_for("render paused", || async { mock.is_op_paused("render").then_some(()) }).await;
+    wait_for("render paused", || async { h.is_op_paused("render").then_some(()) }).await;
+    // At most the 2 tasks running at the pause are not queued.
     wait_for("render to pile up", || async {
-        (mock.queued_ids("render").len() >= 5).then_some(())
+        (unresolved(&h, "render") >= 8).then_some(())
     })
     .await;
+    let cancelled_before = h.metrics().op("render").map_or(0, |o| o.cancelled);
     click_op(&c, "render", "op-drain").await;
     let message = wait_for("the drain reply", || async {
         text(&c, "#message").await.filter(|m| m.starts_with("drained"))
@@ -243,27 +322,25 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
     .await;
     let drained: usize = message.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(drained >= 5, "{message}");
-    assert!(
-        mock.calls().contains(&format!("drain_op:render={drained}")),
-        "{:?}",
-        mock.calls()
+    let cancelled = h.metrics().op("render").unwrap().cancelled;
+    assert_eq!(
+        cancelled - cancelled_before,
+        drained as u64,
+        "the pool's cancelled count"
     );
-    wait_for("the cancelled count", || async {
-        (op_cell(&c, "render", 5).await?.parse::<usize>().ok()? >= drained).then_some(())
+    wait_for("the cancelled count on the page", || async {
+        (op_cell(&c, "render", 5).await?.parse::<u64>().ok()? >= cancelled).then_some(())
     })
     .await;
     click_op(&c, "render", "op-resume").await;
-    wait_for("render resumed", || async {
-        (!mock.is_op_paused("render")).then_some(())
-    })
-    .await;
+    wait_for("render resumed", || async { (!h.is_op_paused("render")).then_some(()) }).await;
 
-    // Cancel a queued task by id, then look its status up.
+    // Cancel a queued task by id, then look its status up: a task of a paused op,
+    // spawned here so the test holds its token.
     click_op(&c, "matrix", "op-pause").await;
-    let id = wait_for("a queued matrix task", || async {
-        mock.queued_ids("matrix").first().copied()
-    })
-    .await;
+    wait_for("matrix paused", || async { h.is_op_paused("matrix").then_some(()) }).await;
+    let victim = gate.spawn(&Op::new("matrix"), || count_primes(1500));
+    let id = victim.id();
     let input = c.find(Locator::Id("task-id")).await.unwrap();
     input.send_keys(&id.to_string()).await.unwrap();
     c.find(Locator::Id("btn-cancel")).await.unwrap().click().await.unwrap();
@@ -272,8 +349,8 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
         (text(&c, "#task-result").await? == expect).then_some(())
     })
     .await;
-    assert!(!mock.queued_ids("matrix").contains(&id));
-    assert!(mock.calls().contains(&format!("cancel:{id}=true")));
+    wait_for("the token to resolve", || async { victim.is_finished().then_some(()) }).await;
+    assert_eq!(victim.wait(), Err(TaskError::Cancelled));
     c.find(Locator::Id("btn-status")).await.unwrap().click().await.unwrap();
     wait_for("the status reply", || async {
         text(&c, "#task-result")
@@ -295,7 +372,7 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
         (text(&c, "#storage tr[data-tier=fast] td.limit").await? == "64").then_some(())
     })
     .await;
-    assert_eq!(mock.storage_limit("fast"), Some(64));
+    assert_eq!(h.storage_stats()[tokengate::StorageSpeed::Fast as usize].limit, 64);
 
     // Sort by submitted (descending): the busiest op comes first.
     c.find(Locator::Css("#ops th[data-key=submitted]"))
@@ -329,7 +406,7 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
     wait_for("three drawn charts", || async {
         let counts = c.execute(drawn, vec![]).await.ok()?;
         let counts: Vec<u64> = counts.as_array()?.iter().filter_map(|v| v.as_u64()).collect();
-        (counts.len() == 3 && counts.iter().all(|&n| n > 20) && mock.executed() > executed + 200).then_some(())
+        (counts.len() == 3 && counts.iter().all(|&n| n > 20) && pool_executed(&h) > executed + 200).then_some(())
     })
     .await;
     let png = c.screenshot().await.unwrap();
@@ -344,5 +421,7 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
 
     c.close().await.unwrap();
     dash.stop();
+    drop(producer);
+    gate.shutdown();
     let _ = std::fs::remove_dir_all(&profile);
 }

@@ -567,24 +567,25 @@ fn start_refuses_unsafe_configurations_and_serves_loopback() {
     drop(other);
 }
 
-/// The adapter for today's `tokengate::Handle`: real worker counts, and the controls it
-/// cannot do yet answer 501 with a message instead of doing nothing.
+/// The routes against a real `tokengate::Handle`: each control changes the pool as
+/// intended, observed through the core API.
 #[tokio::test]
-async fn the_real_handle_shows_workers_and_refuses_unsupported_controls() {
-    let gate = tokengate::Coordinator::builder().workers(2).build().unwrap();
-    let op = tokengate::Op::new("square");
+async fn each_control_reaches_a_real_pool() {
+    use tokengate::{Coordinator, Op, StorageSpeed, TaskError};
+    let gate = Coordinator::builder().workers(2).build().unwrap();
+    let op = Op::new("square");
     let tokens: Vec<_> = (0..50u64).map(|i| gate.spawn(&op, move || i * i)).collect();
     for t in tokens {
         t.wait().unwrap();
     }
     let (app, _) = Dashboard::new(gate.handle()).access_token(TOKEN).into_router().unwrap();
-    let bearer = |req: axum::http::request::Builder| {
-        req.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-            .body(Body::empty())
-            .unwrap()
+    let (cookie, csrf) = login(&app).await;
+    let post = |path: &str, body: &str| post_json(path, &cookie, Some(&csrf), Some(ORIGIN), body);
+    let snapshot = || async {
+        let r = send(&app, get_with(&cookie, "/api/snapshot")).await;
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap()
     };
-    let snap = send(&app, bearer(Request::get("/api/snapshot"))).await;
-    let v: serde_json::Value = serde_json::from_str(&snap.body).unwrap();
+    let v = snapshot().await;
     let executed: u64 = v["workers"]
         .as_array()
         .unwrap()
@@ -592,10 +593,73 @@ async fn the_real_handle_shows_workers_and_refuses_unsupported_controls() {
         .map(|w| w["executed"].as_u64().unwrap())
         .sum();
     assert_eq!(executed, 50);
-    assert!(!v["missing"].as_array().unwrap().is_empty());
-    let r = send(&app, bearer(Request::post("/api/pause"))).await;
-    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
-    assert!(r.body.contains("does not support pause"), "{}", r.body);
-    let r = send(&app, bearer(Request::get("/metrics"))).await;
-    assert!(r.body.contains("tokengate_worker_executed_total"));
+    assert!(v["missing"].as_array().unwrap().is_empty(), "{v}");
+    assert_eq!(v["ops"][0]["completed"], 50);
+
+    // Pause all: spawned work is held; drain an op; cancel one task by id.
+    assert_eq!(send(&app, post("/api/pause", "{}")).await.status, StatusCode::OK);
+    assert!(gate.is_paused());
+    let held: Vec<_> = (0..6u64).map(|i| gate.spawn(&op, move || i)).collect();
+    let victim = gate.spawn(&Op::new("victim"), || 0u64);
+    while gate.held() < 7 {
+        std::thread::yield_now(); // the workers set each paused task aside
+    }
+    assert_eq!(snapshot().await["queued"]["held"], 7);
+    let r = send(&app, post("/api/cancel", &format!(r#"{{"id":{}}}"#, victim.id()))).await;
+    assert_eq!(r.body, r#"{"cancelled":true}"#);
+    let id = victim.id();
+    assert_eq!(victim.wait(), Err(TaskError::Cancelled));
+    let r = send(&app, get_with(&cookie, &format!("/api/status/{id}"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains(r#""state":"cancelled""#), "{}", r.body);
+    let r = send(&app, get_with(&cookie, &format!("/api/status/{}", u64::MAX))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = send(&app, post("/api/op/drain", r#"{"op":"square"}"#)).await;
+    assert_eq!(r.body, r#"{"drained":6}"#);
+    assert!(held.into_iter().all(|t| t.wait() == Err(TaskError::Cancelled)));
+    assert_eq!(gate.metrics().op("square").unwrap().cancelled, 6);
+    assert_eq!(send(&app, post("/api/resume", "{}")).await.status, StatusCode::OK);
+    assert!(!gate.is_paused());
+
+    // One op paused by name, then resumed.
+    assert_eq!(
+        send(&app, post("/api/op/pause", r#"{"op":"square"}"#)).await.status,
+        StatusCode::OK
+    );
+    assert!(gate.is_op_paused("square"));
+    assert_eq!(snapshot().await["paused_ops"], serde_json::json!(["square"]));
+    assert_eq!(
+        send(&app, post("/api/op/resume", r#"{"op":"square"}"#)).await.status,
+        StatusCode::OK
+    );
+    assert!(!gate.is_op_paused("square"));
+
+    // Storage limits: set, and refused with 400 when out of range or unknown.
+    let r = send(&app, post("/api/storage-limit", r#"{"tier":"fast","limit":64}"#)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(gate.storage_stats()[StorageSpeed::Fast as usize].limit, 64);
+    let r = send(&app, post("/api/storage-limit", r#"{"tier":"fast","limit":0}"#)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = send(&app, post("/api/storage-limit", r#"{"tier":"warp","limit":5}"#)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(gate.storage_stats()[StorageSpeed::Fast as usize].limit, 64);
+
+    // History and Prometheus text come from the core.
+    let r = send(&app, get_with(&cookie, "/api/history.json")).await;
+    let history: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 57);
+    let r = send(&app, get_with(&cookie, "/metrics")).await;
+    assert!(
+        r.body.contains("tokengate_tasks_submitted_total{op=\"square\""),
+        "{}",
+        r.body
+    );
+}
+
+fn get_with(cookie: &str, path: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
 }
