@@ -356,6 +356,8 @@ fn main() {
     if wants("burst") {
         const M: Metric = metric("burst 200k", "ns/task", Goal::Low, true);
         let gate = tokengate(0);
+        let quiet = tokengate_with(|b| b.metrics(false));
+        let bounded = tokengate_with(|b| b.max_queued(1 << 20));
         let pool = rayon_pool();
         let rt = tokio_mt();
         let chan = ChanPool::new(WORKERS);
@@ -373,6 +375,14 @@ fn main() {
                 (
                     "tokengate",
                     Box::new(|| per(timed(|| burst_tokengate(&gate, n), e, "burst tokengate"))),
+                ),
+                (
+                    "tokengate metrics(false)",
+                    Box::new(|| per(timed(|| burst_tokengate(&quiet, n), e, "burst tg quiet"))),
+                ),
+                (
+                    "tokengate max_queued",
+                    Box::new(|| per(timed(|| burst_tokengate(&bounded, n), e, "burst tg bounded"))),
                 ),
                 (
                     "rayon",
@@ -399,6 +409,9 @@ fn main() {
     if wants("pingpong") {
         const M: Metric = metric("round trip", "us", Goal::Low, true);
         let gate = tokengate(0);
+        let quiet = tokengate_with(|b| b.metrics(false));
+        let bounded = tokengate_with(|b| b.max_queued(1 << 20));
+        let own = tokengate_with(|b| b.help_policy(tokengate::HelpPolicy::OwnLanes));
         let pool = rayon_pool();
         let rt = tokio_mt();
         let n = PINGPONG_ROUNDS;
@@ -414,6 +427,18 @@ fn main() {
                 (
                     "tokengate",
                     Box::new(|| per(timed(|| pingpong_tokengate(&gate, n), e, "pingpong tg"))),
+                ),
+                (
+                    "tokengate metrics(false)",
+                    Box::new(|| per(timed(|| pingpong_tokengate(&quiet, n), e, "pingpong tg quiet"))),
+                ),
+                (
+                    "tokengate max_queued",
+                    Box::new(|| per(timed(|| pingpong_tokengate(&bounded, n), e, "pingpong tg bounded"))),
+                ),
+                (
+                    "tokengate OwnLanes",
+                    Box::new(|| per(timed(|| pingpong_tokengate(&own, n), e, "pingpong tg own"))),
                 ),
                 (
                     "rayon",
@@ -541,6 +566,8 @@ fn main() {
     if wants("fib") {
         const M: Metric = metric("fib(25) fork/call", "ms", Goal::Low, true);
         let gate = tokengate(0);
+        let quiet = tokengate_with(|b| b.metrics(false));
+        let own = tokengate_with(|b| b.help_policy(tokengate::HelpPolicy::OwnLanes));
         let pool = rayon_pool();
         let e = fib_serial(FIB_N);
         let ms = |d: Duration| vec![(M.name, d.as_secs_f64() * 1e3)];
@@ -554,6 +581,14 @@ fn main() {
                 (
                     "tokengate",
                     Box::new(|| ms(timed(|| fib_tokengate_join(&gate, FIB_N), e, "fib tg join"))),
+                ),
+                (
+                    "tokengate metrics(false)",
+                    Box::new(|| ms(timed(|| fib_tokengate_join(&quiet, FIB_N), e, "fib tg join quiet"))),
+                ),
+                (
+                    "tokengate OwnLanes",
+                    Box::new(|| ms(timed(|| fib_tokengate_join(&own, FIB_N), e, "fib tg join own"))),
                 ),
                 (
                     "tokengate+Handle::spawn",

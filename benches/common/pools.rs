@@ -19,6 +19,19 @@ pub fn tokengate(reserve: usize) -> Coordinator {
         .expect("tokengate coordinator")
 }
 
+/// [`tokengate`]`(0)` with more builder settings: the cost variants of the report
+/// (metrics off, a help policy, an admission bound) are measured beside the default.
+pub fn tokengate_with(configure: impl FnOnce(tokengate::Builder) -> tokengate::Builder) -> Coordinator {
+    configure(
+        Coordinator::builder()
+            .workers(WORKERS)
+            .pin_workers(true)
+            .reserve_for_light(0),
+    )
+    .build()
+    .expect("tokengate coordinator")
+}
+
 /// A rayon pool with [`WORKERS`] threads.
 pub fn rayon_pool() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
