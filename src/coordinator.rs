@@ -200,6 +200,7 @@ impl Shared {
             op.id(),
             Times::queued_now(),
         );
+        meta.tier = speed.tier();
         meta.deadline_ns = op.deadline_ns();
         if meta.deadline_ns != 0 {
             self.control.note_deadline();
@@ -339,6 +340,10 @@ impl Shared {
     /// (pinned work) or the injector, and wakes a worker for it. If the pool no
     /// longer accepts it, it resolves `Shutdown`.
     pub(crate) fn requeue(&self, task: TaskRef, target: Option<usize>) {
+        // Storage hook: a storage task goes back to its tier.
+        if let Some(speed) = StorageSpeed::from_tier(task.meta().tier) {
+            return self.requeue_storage(speed, task);
+        }
         let weight = task.meta().weight;
         let inside = worker::with_ctx_of(self, |c| c.is_some());
         // A reference of our own, to resolve the task if the push is refused.
@@ -355,6 +360,37 @@ impl Shared {
             None => self.sleep.notify_one(),
         }
     }
+}
+
+impl Shared {
+    /// `requeue` for a storage task: back on its tier, with the spawn's shutdown
+    /// re-check (`spawn_storage`).
+    fn requeue_storage(&self, speed: StorageSpeed, task: TaskRef) {
+        let ptr = task.header();
+        // SAFETY: `task` holds a reference, so the header is alive.
+        unsafe { ptr.as_ref() }.add_ref();
+        StorageLane::push(&self.storage, speed, task);
+        // ORDERING: SeqCst fence and load: the spawn/shutdown Dekker pair (module docs).
+        fence(Ordering::SeqCst);
+        if !self.accepts(self.state.load(Ordering::SeqCst), true) {
+            Header::abort(ptr, TaskError::Shutdown);
+        }
+        // SAFETY: we own the reference added above and do not use `ptr` again.
+        unsafe { Header::drop_ref(ptr) };
+    }
+}
+
+/// Storage hook (`StorageLane::set_screen`): the control plane screens a storage
+/// task before it runs, as a worker screens CPU work (`WorkerCtx::execute`).
+pub(crate) fn screen_storage(owner: *const (), task: TaskRef) -> Option<TaskRef> {
+    // SAFETY: `owner` is the `Shared` given to `set_owner` (`Builder::build`), which
+    // joins its storage threads before it lets go of it, so it outlives this call.
+    let shared = unsafe { &*owner.cast::<Shared>() };
+    if !shared.control.is_active() {
+        return Some(task);
+    }
+    let expire = |t: TaskRef| t.abort(TaskError::Expired);
+    shared.control.screen(task, None, &expire, &|t, w| shared.requeue(t, w))
 }
 
 /// How a spawn gets its admission slot (control plane).

@@ -285,7 +285,7 @@ impl Handle {
 
     /// Resolves every queued task of op `name` as `Err(TaskError::Cancelled)`: its
     /// closure is dropped and never runs, wherever it waits (injector, a worker's
-    /// lanes, a pinned lane or inbox, a held list). Running tasks are not touched.
+    /// lanes, a pinned lane or inbox, a held list, a storage tier). Running tasks are not touched.
     /// Returns how many it resolved. Other queued work keeps running, though it
     /// may lose its place in line (`control/sweep.rs`).
     ///
@@ -352,13 +352,29 @@ impl Handle {
 
     fn sweep(&self, pick: impl Fn(&Meta) -> bool, limit: usize) -> usize {
         let shared = &*self.shared;
-        shared.control.sweep(
+        let mut resolved = shared.control.sweep(
             |f| shared.lanes.take_all(f),
-            pick,
+            &pick,
             limit,
             &|t| shared.metrics.resolve(t, TaskError::Cancelled, None),
             &|t, w| shared.requeue(t, w),
-        )
+        );
+        // Storage hook: the storage lane's queued tasks (held storage tasks are in the
+        // held lists, swept above). Storage ops are not in the op metrics, so they
+        // resolve without counting.
+        let taken = std::cell::Cell::new(resolved);
+        let pick_storage = |m: &Meta| {
+            taken.get() < limit && pick(m) && {
+                taken.set(taken.get() + 1);
+                true
+            }
+        };
+        for task in StorageLane::take_matching(&shared.storage, &pick_storage) {
+            if task.abort_then(TaskError::Cancelled, |_, _| ()) {
+                resolved += 1;
+            }
+        }
+        resolved
     }
 
     /// Spawns like [`spawn`](Handle::spawn), but in a pool built with

@@ -124,6 +124,10 @@ pub(crate) struct Meta {
     pub worker: std::sync::atomic::AtomicU32,
     /// True while it sits in a pause's held list.
     pub held: std::sync::atomic::AtomicBool,
+    // ----- storage lane (src/storage/) -----
+    /// `1 + StorageSpeed::index()` for a storage op's task, 0 otherwise: where a
+    /// held or swept task goes back to (`Shared::requeue`).
+    pub tier: u8,
     // --- metrics (src/metrics) ---
     /// How the task was resolved. Written by whoever resolves it, before `DONE`; a
     /// token-side resolver (`Header::abort`) writes it *before* its claim, so a queue
@@ -146,6 +150,7 @@ impl Meta {
             worker: std::sync::atomic::AtomicU32::new(0),
             outcome: crate::metrics::OutcomeCell::new(),
             held: std::sync::atomic::AtomicBool::new(false),
+            tier: 0,
         }
     }
 }

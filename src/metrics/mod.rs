@@ -23,7 +23,10 @@
 //! | `queue_wait`, `run_time` histograms, `busy` | the same place, from `Meta::times` (`started - queued`, `finished - started`) | its worker shard |
 //! | `cancelled` | where the *queue's* reference of the task is released: a worker's pop that loses the claim, or a drain | that thread's shard |
 //! | `shutdown` | where the pool resolves it: a drain, a discard while aborting, the spawn's own re-check or refusal | that thread's shard |
-//! | `expired` | the control plane's resolution paths, through [`record_resolved`] (always 0 until it lands) | the caller's shard |
+//! | `expired` | where a worker's screen resolves it (`Metrics::resolve`) | its worker shard |
+//!
+//! Storage-lane tasks (`Meta::tier != 0`) are not in the op metrics: their tier
+//! counts them (`Handle::storage_stats`), and `Queued::storage` shows their queue.
 //!
 //! # Counting each token once
 //!
@@ -426,7 +429,8 @@ impl Metrics {
     /// `Cancelled`, its screen `Expired`). True if this call resolved the task.
     pub(crate) fn resolve(&self, task: TaskRef, err: TaskError, worker: Option<usize>) -> bool {
         task.abort_then(err, |meta, here| {
-            if self.enabled && meta.op != OpId::NONE {
+            // Storage tasks are not in the op metrics (a tier counts them).
+            if self.enabled && meta.op != OpId::NONE && meta.tier == 0 {
                 self.count(self.shard(worker), meta, here, meta.outcome.get(here), worker);
             }
         })
@@ -438,7 +442,7 @@ impl Metrics {
     /// after `Header::abort(ptr, err)` returned true, with `err`'s outcome. Do not call
     /// it for `Cancelled`: the queue reference counts that one when it is released.
     pub(crate) fn record_resolved(&self, meta: &Meta, outcome: Outcome, worker: Option<usize>) {
-        if self.enabled && meta.op != OpId::NONE && outcome != Outcome::Cancelled {
+        if self.enabled && meta.op != OpId::NONE && meta.tier == 0 && outcome != Outcome::Cancelled {
             self.count(self.shard(worker), meta, true, Some(outcome), worker);
         }
     }

@@ -64,6 +64,17 @@ pub enum StorageSpeed {
 pub const MAX_STORAGE_LIMIT: usize = 4096;
 
 impl StorageSpeed {
+    /// The code a task's `Meta::tier` holds for this tier (never 0).
+    pub(crate) fn tier(self) -> u8 {
+        self.index() as u8 + 1
+    }
+
+    /// The tier of a `Meta::tier` code, `None` for 0 (not a storage task).
+    pub(crate) fn from_tier(code: u8) -> Option<StorageSpeed> {
+        code.checked_sub(1)
+            .and_then(|i| StorageSpeed::ALL.get(usize::from(i)).copied())
+    }
+
     /// Every tier, slowest first.
     pub const ALL: [StorageSpeed; 4] = [
         StorageSpeed::Slow,
@@ -155,7 +166,13 @@ pub(crate) struct StorageLane {
     tiers: [Tier; 4],
     threads: Threads,
     state: AtomicUsize,
+    /// The owner's control-plane screen (`set_screen`).
+    screen: std::sync::OnceLock<Screen>,
 }
+
+/// A screen for admitted tasks (`StorageLane::set_screen`): given the owner pointer
+/// and a task, returns the task if it may run now.
+pub(crate) type Screen = fn(*const (), TaskRef) -> Option<TaskRef>;
 
 /// The lane's settings, checked by the builder.
 #[derive(Debug, Clone)]
@@ -182,6 +199,7 @@ impl StorageLane {
             tiers: config.limits.map(Tier::new),
             threads: Threads::new(config.keep_alive, config.thread_name.clone()),
             state: AtomicUsize::new(OPEN),
+            screen: std::sync::OnceLock::new(),
         })
     }
 
@@ -249,18 +267,50 @@ impl StorageLane {
         self.state.load(Ordering::SeqCst)
     }
 
-    /// Runs an admitted task (or resolves it `Shutdown` if the lane is aborting, or
-    /// `Expired` if its op's deadline passed while it was queued), then gives its
-    /// slot back. A cancelled task is skipped (`TaskRef::run`).
+    /// Runs an admitted task (or resolves it `Shutdown` if the lane is aborting),
+    /// then gives its slot back. A cancelled task is skipped (`TaskRef::run`). Before
+    /// it runs, the owner's screen (the control plane: pause holds it, a passed
+    /// deadline resolves it `Expired`) may take it.
     fn run_admitted(&self, tier: &Tier, task: TaskRef) {
         if self.state() == ABORT {
             task.abort(TaskError::Shutdown);
-        } else if crate::control::expired(task.meta()) {
-            task.abort(TaskError::Expired);
-        } else {
+        } else if let Some(task) = self.screen(task) {
             task.run();
         }
         tier.release();
+    }
+
+    /// The owner's screen (`set_screen`), or, for a lane without one, the deadline
+    /// check alone. `None`: the task was held or resolved instead of run.
+    fn screen(&self, task: TaskRef) -> Option<TaskRef> {
+        match (self.screen.get(), self.threads.owner()) {
+            (Some(screen), Some(owner)) => screen(owner, task),
+            _ if crate::control::expired(task.meta()) => {
+                task.abort(TaskError::Expired);
+                None
+            }
+            _ => Some(task),
+        }
+    }
+
+    /// Control-plane hook: `screen(owner, task)` is called for every admitted task
+    /// before it runs (`owner` as given to `set_owner`). Set once, at build.
+    pub(crate) fn set_screen(&self, screen: Screen) {
+        if self.screen.set(screen).is_err() {
+            crate::fatal("storage lane screen set twice");
+        }
+    }
+
+    /// Control-plane hook: takes every queued task that `pick` selects out of every
+    /// tier (in order), puts the others back, and wakes threads for any put-back task
+    /// that found a free slot. For drain and cancel by id.
+    pub(crate) fn take_matching(lane: &Arc<Self>, pick: &dyn Fn(&crate::task::Meta) -> bool) -> Vec<TaskRef> {
+        let mut taken = Vec::new();
+        for tier in &lane.tiers {
+            taken.extend(tier.drain(|t| pick(t.meta())));
+            lane.threads.wake_or_start(lane, tier.admissible());
+        }
+        taken
     }
 
     /// Resolves everything queued, in every tier, as `Shutdown`.

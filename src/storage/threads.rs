@@ -127,6 +127,11 @@ impl Threads {
         }
     }
 
+    /// The owner set with `set_owner`, if any.
+    pub(crate) fn owner(&self) -> Option<*const ()> {
+        self.owner.get().map(|o| o.0 as *const ())
+    }
+
     /// Makes sure `n` more threads come to admit work: wakes idle ones, then starts
     /// new ones up to the cap (module docs).
     pub(crate) fn wake_or_start(&self, lane: &Arc<StorageLane>, mut n: usize) {
