@@ -45,8 +45,11 @@ pub mod work;
 /// The one pool every demo runs on: one worker per core.
 pub static GATE: LazyLock<Coordinator> = LazyLock::new(Coordinator::new);
 
+/// A demo's body.
+pub type Demo = fn(&mut Ctx);
+
 /// The demos, in menu order: name and body.
-pub const DEMOS: &[(&str, fn(&mut Ctx))] = &[
+pub const DEMOS: &[(&str, Demo)] = &[
     ("cpu", cpu::run),
     ("io", io::run),
     ("series", series::run),

@@ -27,7 +27,7 @@ fn series(k: u64) -> f64 {
 /// Decimal digits of `x` that agree with pi (`|x - pi| < 0.5e-d`).
 pub fn correct_digits(x: f64) -> u32 {
     let err = (x - std::f64::consts::PI).abs();
-    (0..16).take_while(|&d| err < 0.5 * 10f64.powi(-(d as i32))).count() as u32
+    (0..16i32).take_while(|&d| err < 0.5 * 10f64.powi(-d)).count() as u32
 }
 
 pub fn run(ctx: &mut Ctx) {
