@@ -32,10 +32,13 @@ pub fn string_job(n: u64) -> usize {
     up.chars().filter(|c| "AEIOU".contains(*c)).count()
 }
 
-/// The sum of squares of `0..20_000 + n`, wrapping.
+/// The sum of squares of `0..200_000 + n`, wrapping.
 #[tokengate::guard(weight = Medium, on = crate::demos::GATE)]
 pub fn moderate(n: u64) -> u64 {
-    (0..20_000 + n).fold(0u64, |a, x| a.wrapping_add(x.wrapping_mul(x)))
+    (0..200_000 + n).fold(0u64, |a, x| {
+        let x = std::hint::black_box(x);
+        a.wrapping_add(x.wrapping_mul(x))
+    })
 }
 
 /// The sum of the primes below `limit`.
@@ -46,10 +49,10 @@ pub fn prime_sum(limit: u64) -> u64 {
         .sum()
 }
 
-/// A 48×48 integer matrix product of two seeded matrices; returns its trace.
+/// A 160×160 integer matrix product of two seeded matrices; returns the sum of its entries.
 #[tokengate::guard(weight = Heavy, on = crate::demos::GATE)]
 pub fn complex(seed: u64) -> u64 {
-    const N: usize = 48;
+    const N: usize = 160;
     let a: Vec<u64> = (0..N * N).map(|i| (seed + i as u64) % 17).collect();
     let b: Vec<u64> = (0..N * N).map(|i| (seed * 3 + i as u64) % 13).collect();
     (0..N)
@@ -57,10 +60,10 @@ pub fn complex(seed: u64) -> u64 {
         .sum()
 }
 
-/// A busy mixing loop of 400,000 rounds.
+/// A busy mixing loop of 3,000,000 rounds.
 #[tokengate::guard(weight = Heavy, on = crate::demos::GATE)]
 pub fn heavy(seed: u64) -> u64 {
-    (0..400_000u64).fold(seed, |acc, x| {
+    (0..3_000_000u64).fold(seed, |acc, x| {
         acc.wrapping_mul(6364136223846793005).wrapping_add(x ^ (acc >> 29))
     })
 }
