@@ -2,7 +2,14 @@
 //! (each wave: 8 tokens per anchor, all active at once). Checks that every anchor's
 //! tokens ran on one worker while it was active (`tokengate::current_worker()` recorded
 //! inside the tasks), and counts the re-placements between waves, after release.
+//!
+//! Each wave's tokens wait for a start flag that is raised once the whole wave is
+//! spawned, so every anchor stays active from its first spawn to the end of the wave
+//! (otherwise a token could finish, release its anchor, and the next one be placed
+//! elsewhere, legitimately).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokengate::{current_worker, Op, Weight};
@@ -34,17 +41,27 @@ pub fn run(ctx: &mut Ctx) {
     let mut replaced = 0;
     let t0 = Instant::now();
     for wave in 0..6 {
+        let start = Arc::new(AtomicBool::new(false));
         let tokens: Vec<Vec<_>> = ops
             .iter()
             .enumerate()
             .map(|(a, op)| {
                 (0..per)
-                    .map(|i| GATE.spawn(op, move || (current_worker(), work(a as u64 * 1000 + i))))
+                    .map(|i| {
+                        let start = start.clone();
+                        GATE.spawn(op, move || {
+                            while !start.load(Ordering::Acquire) {
+                                std::thread::yield_now();
+                            }
+                            (current_worker(), work(a as u64 * 1000 + i))
+                        })
+                    })
                     .collect()
             })
             .collect();
         // While the wave is active, the pool reports one worker per anchor.
         let reported: Vec<Option<usize>> = ANCHORS.iter().map(|a| GATE.anchor_worker(&a.to_string())).collect();
+        start.store(true, Ordering::Release);
         let mut line = Vec::new();
         for (a, ts) in tokens.into_iter().enumerate() {
             let mut workers = Vec::new();
