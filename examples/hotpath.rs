@@ -36,7 +36,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "spawn".into());
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let gate = Coordinator::builder().workers(1).build().expect("pool");
+    // `TOKENGATE_METRICS=0` measures with recording off (`Builder::metrics(false)`).
+    let metrics = std::env::var("TOKENGATE_METRICS").map_or(true, |v| v != "0");
+    let gate = Coordinator::builder().workers(1).metrics(metrics).build().expect("pool");
     let handle = gate.handle();
     let sum = gate.spawn(&OP, move || probe(&mode, n, &handle)).wait().unwrap();
     black_box(sum);
