@@ -38,7 +38,11 @@ fn main() {
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
     // `TOKENGATE_METRICS=0` measures with recording off (`Builder::metrics(false)`).
     let metrics = std::env::var("TOKENGATE_METRICS").map_or(true, |v| v != "0");
-    let gate = Coordinator::builder().workers(1).metrics(metrics).build().expect("pool");
+    let gate = Coordinator::builder()
+        .workers(1)
+        .metrics(metrics)
+        .build()
+        .expect("pool");
     let handle = gate.handle();
     let sum = gate.spawn(&OP, move || probe(&mode, n, &handle)).wait().unwrap();
     black_box(sum);

@@ -283,7 +283,7 @@ impl Builder {
         let shared = Arc::new(shared);
         // Storage hook: `tokengate::spawn` inside a storage task finds this pool.
         storage.set_owner(Arc::as_ptr(&shared).cast());
-        storage.set_screen(crate::coordinator::screen_storage);
+        storage.set_hooks(crate::coordinator::STORAGE_HOOKS);
         let started = Arc::new(AtomicUsize::new(0));
         let builder_thread = crate::sync::current();
         let mut threads = Vec::with_capacity(n);

@@ -30,7 +30,7 @@ use crate::metrics::Metrics;
 use crate::op::{Op, Tag, Weight};
 use crate::registry::OpId;
 use crate::sleep::Sleep;
-use crate::storage::{StorageLane, StorageSpeed};
+use crate::storage::{Hooks, StorageLane, StorageSpeed};
 use crate::sync::{fence, Arc, AtomicBool, AtomicUsize, CachePadded, JoinHandle, Ordering};
 use crate::task::{self, Header, Meta, TaskRef, Times};
 use crate::token::Token;
@@ -205,17 +205,23 @@ impl Shared {
         if meta.deadline_ns != 0 {
             self.control.note_deadline();
         }
+        // Metrics: counted as any spawn, in the spawning thread's shard.
+        let shard = worker::with_ctx_of(self, |ctx| ctx.map(WorkerCtx::index));
+        let inside = shard.is_some();
+        self.metrics.submitted(op.id(), op.weight_of(), shard);
         let (task, ptr) = task::new(f, meta);
-        let inside = worker::with_ctx_of(self, |ctx| ctx.is_some());
         if !self.accepts(self.state.load(Ordering::Relaxed), inside) {
-            task.abort(TaskError::Shutdown);
+            self.metrics.abort(task, shard);
             return Token::from_raw(ptr);
         }
         StorageLane::push(&self.storage, speed, task);
         // ORDERING: SeqCst fence and load: the spawn/shutdown Dekker pair (module docs).
         fence(Ordering::SeqCst);
-        if !self.accepts(self.state.load(Ordering::SeqCst), inside) {
-            Header::abort(ptr, TaskError::Shutdown);
+        if !self.accepts(self.state.load(Ordering::SeqCst), inside) && Header::abort(ptr, TaskError::Shutdown) {
+            // SAFETY: the token's reference (`ptr`) is still ours.
+            let meta = unsafe { &ptr.as_ref().meta };
+            self.metrics
+                .record_resolved(meta, crate::metrics::Outcome::Shutdown, shard);
         }
         Token::from_raw(ptr)
     }
@@ -380,17 +386,41 @@ impl Shared {
     }
 }
 
-/// Storage hook (`StorageLane::set_screen`): the control plane screens a storage
-/// task before it runs, as a worker screens CPU work (`WorkerCtx::execute`).
-pub(crate) fn screen_storage(owner: *const (), task: TaskRef) -> Option<TaskRef> {
-    // SAFETY: `owner` is the `Shared` given to `set_owner` (`Builder::build`), which
-    // joins its storage threads before it lets go of it, so it outlives this call.
-    let shared = unsafe { &*owner.cast::<Shared>() };
+/// The storage lane's hooks into this pool (`StorageLane::set_hooks`): the control
+/// plane screens a storage task before it runs, as a worker screens CPU work
+/// (`WorkerCtx::execute`), and metrics count what a storage thread releases.
+pub(crate) const STORAGE_HOOKS: Hooks = Hooks {
+    screen: screen_storage,
+    release: release_storage,
+};
+
+/// The pool behind a storage hook's owner pointer.
+///
+/// # Safety
+/// `owner` must be the `Shared` given to `set_owner` (`Builder::build`); it joins its
+/// storage threads before it lets go of it, so it outlives every hook call.
+unsafe fn owner_shared<'a>(owner: *const ()) -> &'a Shared {
+    // SAFETY: as the caller guarantees.
+    unsafe { &*owner.cast::<Shared>() }
+}
+
+fn screen_storage(owner: *const (), task: TaskRef) -> Option<TaskRef> {
+    // SAFETY: hooks are only called with the lane's owner (`STORAGE_HOOKS`).
+    let shared = unsafe { owner_shared(owner) };
     if !shared.control.is_active() {
         return Some(task);
     }
-    let expire = |t: TaskRef| t.abort(TaskError::Expired);
+    let expire = |t: TaskRef| {
+        let _ = shared.metrics.resolve(t, TaskError::Expired, None);
+    };
     shared.control.screen(task, None, &expire, &|t, w| shared.requeue(t, w))
+}
+
+fn release_storage(owner: *const (), meta: &Meta, resolved_here: bool) {
+    // SAFETY: as in `screen_storage`.
+    unsafe { owner_shared(owner) }
+        .metrics
+        .released_off_worker(meta, resolved_here);
 }
 
 /// How a spawn gets its admission slot (control plane).

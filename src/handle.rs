@@ -125,10 +125,11 @@ impl Handle {
     pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
         let pins: Vec<_> = self.shared.workers.iter().map(|w| w.pin()).collect();
         let (injector, local, pinned) = self.shared.lanes.queued_by_kind();
-        let storage = self.shared.storage.stats().iter().map(|t| t.queued).sum();
+        let tiers = self.shared.storage.stats();
+        let storage = tiers.iter().map(|t| t.queued).sum();
         let held = self.shared.control.held_count();
         let queued = crate::metrics::Queued::new(injector, local, pinned, storage, held);
-        self.shared.metrics.snapshot(&pins, queued)
+        self.shared.metrics.snapshot(&pins, queued, tiers)
     }
 
     /// The newest `n` entries of the execution history, newest first: every resolved
@@ -360,8 +361,7 @@ impl Handle {
             &|t, w| shared.requeue(t, w),
         );
         // Storage hook: the storage lane's queued tasks (held storage tasks are in the
-        // held lists, swept above). Storage ops are not in the op metrics, so they
-        // resolve without counting.
+        // held lists, swept above).
         let taken = std::cell::Cell::new(resolved);
         let pick_storage = |m: &Meta| {
             taken.get() < limit && pick(m) && {
@@ -370,7 +370,7 @@ impl Handle {
             }
         };
         for task in StorageLane::take_matching(&shared.storage, &pick_storage) {
-            if task.abort_then(TaskError::Cancelled, |_, _| ()) {
+            if shared.metrics.resolve(task, TaskError::Cancelled, None) {
                 resolved += 1;
             }
         }

@@ -444,7 +444,9 @@ impl Metrics {
     /// `[submitted, completed, panicked, cancelled, expired, shutdown]` of the op,
     /// then the worker's `executed`.
     pub fn counts(&self) -> [u64; 7] {
-        let m = self.0.snapshot(&[(None, false)], crate::metrics::Queued::default());
+        let m = self
+            .0
+            .snapshot(&[(None, false)], crate::metrics::Queued::default(), Vec::new());
         let o = m.op("loom-metrics").expect("the op was recorded");
         [
             o.submitted,

@@ -69,6 +69,13 @@ impl Buckets {
         }
     }
 
+    /// Records `ticks` from any thread (the outside shard: storage threads).
+    pub(crate) fn record_shared(&self, ticks: u64) {
+        self.counts[bucket_of(ticks)].fetch_add(1, Ordering::Relaxed);
+        self.sum.fetch_add(ticks, Ordering::Relaxed);
+        self.max.fetch_max(ticks, Ordering::Relaxed);
+    }
+
     /// Adds these buckets into `into`.
     pub(crate) fn add_to(&self, into: &mut Histogram) {
         for (b, c) in self.counts.iter().enumerate() {

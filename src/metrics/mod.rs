@@ -25,8 +25,10 @@
 //! | `shutdown` | where the pool resolves it: a drain, a discard while aborting, the spawn's own re-check or refusal | that thread's shard |
 //! | `expired` | where a worker's screen resolves it (`Metrics::resolve`) | its worker shard |
 //!
-//! Storage-lane tasks (`Meta::tier != 0`) are not in the op metrics: their tier
-//! counts them (`Handle::storage_stats`), and `Queued::storage` shows their queue.
+//! Storage-lane tasks are counted the same way: `submitted` at their spawn, and the
+//! rest where a storage thread (or a drain) releases their queue reference
+//! (`released_off_worker`), in the outside shard, whose counters and histograms take
+//! atomic adds because several storage threads write it.
 //!
 //! # Counting each token once
 //!
@@ -418,6 +420,30 @@ impl Metrics {
             .push_single(meta.id, meta.op, worker, outcome, wait, run, finished);
     }
 
+    /// The `release` callback of `TaskRef::run_then` on a storage thread (storage
+    /// hook): as `released_on_worker`, in the outside shard, whose counters and
+    /// histograms take atomic adds (several storage threads write it).
+    pub(crate) fn released_off_worker(&self, meta: &Meta, resolved_here: bool) {
+        if !self.enabled || meta.op == OpId::NONE {
+            return;
+        }
+        let shard = self.outside();
+        match meta.outcome.get(resolved_here) {
+            Some(outcome @ (Outcome::Completed | Outcome::Panicked)) if resolved_here => {
+                let cells = shard.op(meta.op, meta.weight);
+                shard.bump(&cells.counts[slot(outcome)], 1);
+                let times = &meta.times;
+                let started = times.started.load(Ordering::Relaxed);
+                let finished = times.finished.load(Ordering::Relaxed);
+                let (wait, run) = (started.saturating_sub(times.queued), finished.saturating_sub(started));
+                cells.queue_wait.record_shared(wait);
+                cells.run_time.record_shared(run);
+                shard.history.push(meta.id, meta.op, None, outcome, wait, run, finished);
+            }
+            outcome => self.count(shard, meta, resolved_here, outcome, None),
+        }
+    }
+
     /// Releases a queue reference in pool context off the workers' run path (drains,
     /// discards, spawn refusals): resolves it `Shutdown` unless somebody did first,
     /// and counts as `released_on_worker` does.
@@ -429,8 +455,7 @@ impl Metrics {
     /// `Cancelled`, its screen `Expired`). True if this call resolved the task.
     pub(crate) fn resolve(&self, task: TaskRef, err: TaskError, worker: Option<usize>) -> bool {
         task.abort_then(err, |meta, here| {
-            // Storage tasks are not in the op metrics (a tier counts them).
-            if self.enabled && meta.op != OpId::NONE && meta.tier == 0 {
+            if self.enabled && meta.op != OpId::NONE {
                 self.count(self.shard(worker), meta, here, meta.outcome.get(here), worker);
             }
         })
@@ -442,7 +467,7 @@ impl Metrics {
     /// after `Header::abort(ptr, err)` returned true, with `err`'s outcome. Do not call
     /// it for `Cancelled`: the queue reference counts that one when it is released.
     pub(crate) fn record_resolved(&self, meta: &Meta, outcome: Outcome, worker: Option<usize>) {
-        if self.enabled && meta.op != OpId::NONE && meta.tier == 0 && outcome != Outcome::Cancelled {
+        if self.enabled && meta.op != OpId::NONE && outcome != Outcome::Cancelled {
             self.count(self.shard(worker), meta, true, Some(outcome), worker);
         }
     }

@@ -207,7 +207,6 @@ pub(super) fn encode(m: &MetricsSnapshot) -> String {
         "Tasks queued now, per kind of lane.",
     );
     let q = m.queued;
-    // The storage lane adds one line per tier here (label `tier`) when it lands.
     for (lane, n) in [
         ("injector", q.injector),
         ("local", q.local),
@@ -216,6 +215,47 @@ pub(super) fn encode(m: &MetricsSnapshot) -> String {
         ("held", q.held),
     ] {
         let _ = writeln!(out, "tokengate_queued_tasks{{lane=\"{lane}\"}} {n}");
+    }
+
+    // The storage lane, one line per tier (label `tier`).
+    type Figure = fn(&crate::StorageStats) -> usize;
+    let families: [(&str, &str, &str, Figure); 5] = [
+        (
+            "tokengate_storage_limit",
+            "gauge",
+            "Storage tasks a tier may run at once.",
+            |t| t.limit,
+        ),
+        (
+            "tokengate_storage_active",
+            "gauge",
+            "Storage tasks running now, per tier.",
+            |t| t.active,
+        ),
+        (
+            "tokengate_storage_queued",
+            "gauge",
+            "Storage tasks waiting for a slot, per tier.",
+            |t| t.queued,
+        ),
+        (
+            "tokengate_storage_peak_active",
+            "gauge",
+            "The most storage tasks that ran at once, per tier.",
+            |t| t.peak_active,
+        ),
+        (
+            "tokengate_storage_completed_total",
+            "counter",
+            "Storage tasks whose slot was given back, per tier.",
+            |t| t.completed as usize,
+        ),
+    ];
+    for (name, kind, help, figure) in families {
+        header(&mut out, name, kind, help);
+        for t in &m.storage {
+            let _ = writeln!(out, "{name}{{tier=\"{}\"}} {}", t.speed.name(), figure(t));
+        }
     }
     out
 }

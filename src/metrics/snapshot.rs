@@ -36,12 +36,18 @@ pub struct MetricsSnapshot {
     pub(crate) ops: Vec<OpMetrics>,
     pub(crate) workers: Vec<WorkerMetrics>,
     pub(crate) queued: Queued,
+    pub(crate) storage: Vec<crate::StorageStats>,
 }
 
 impl MetricsSnapshot {
     /// The figures of the op named `name`, if any task of it was recorded.
     pub fn op(&self, name: &str) -> Option<OpMetrics> {
         self.ops.iter().find(|o| o.name == name).cloned()
+    }
+
+    /// The storage lane's tiers, slowest first (as [`Handle::storage_stats`](crate::Handle::storage_stats)).
+    pub fn storage(&self) -> &[crate::StorageStats] {
+        &self.storage
     }
 
     /// Every recorded op, by name.
@@ -340,7 +346,12 @@ pub(crate) fn ns_per_tick() -> f64 {
 
 impl Metrics {
     /// A snapshot; `pins` is each worker's `(core, pinned)`, `queued` the lanes' counts.
-    pub(crate) fn snapshot(&self, pins: &[(Option<usize>, bool)], queued: Queued) -> MetricsSnapshot {
+    pub(crate) fn snapshot(
+        &self,
+        pins: &[(Option<usize>, bool)],
+        queued: Queued,
+        storage: Vec<crate::StorageStats>,
+    ) -> MetricsSnapshot {
         let scale = ns_per_tick();
         let mut ops: Vec<OpMetrics> = Vec::new();
         let mut index: Vec<(OpId, usize)> = Vec::new();
@@ -407,6 +418,7 @@ impl Metrics {
             ops,
             workers,
             queued,
+            storage,
         }
     }
 }

@@ -49,6 +49,7 @@ pub(crate) use tier::Tier;
 /// assert_eq!(StorageSpeed::Insane.default_limit(), 70);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum StorageSpeed {
     /// Spinning disks, network file systems: 10 at once by default.
     Slow,
@@ -64,6 +65,16 @@ pub enum StorageSpeed {
 pub const MAX_STORAGE_LIMIT: usize = 4096;
 
 impl StorageSpeed {
+    /// The tier's name in lower case (`"slow"`, ...), as metrics label it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageSpeed::Slow => "slow",
+            StorageSpeed::Moderate => "moderate",
+            StorageSpeed::Fast => "fast",
+            StorageSpeed::Insane => "insane",
+        }
+    }
+
     /// The code a task's `Meta::tier` holds for this tier (never 0).
     pub(crate) fn tier(self) -> u8 {
         self.index() as u8 + 1
@@ -141,6 +152,7 @@ impl std::error::Error for StorageLimitError {}
 
 /// One tier's counters, from [`Handle::storage_stats`](crate::Handle::storage_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct StorageStats {
     /// The tier.
     pub speed: StorageSpeed,
@@ -166,13 +178,18 @@ pub(crate) struct StorageLane {
     tiers: [Tier; 4],
     threads: Threads,
     state: AtomicUsize,
-    /// The owner's control-plane screen (`set_screen`).
-    screen: std::sync::OnceLock<Screen>,
+    /// The owner's control-plane and metrics hooks (`set_hooks`).
+    hooks: std::sync::OnceLock<Hooks>,
 }
 
-/// A screen for admitted tasks (`StorageLane::set_screen`): given the owner pointer
-/// and a task, returns the task if it may run now.
-pub(crate) type Screen = fn(*const (), TaskRef) -> Option<TaskRef>;
+/// The owner's hooks (`StorageLane::set_hooks`), each given the owner pointer.
+#[derive(Clone, Copy)]
+pub(crate) struct Hooks {
+    /// Screens an admitted task (the control plane): the task back if it may run now.
+    pub screen: fn(*const (), TaskRef) -> Option<TaskRef>,
+    /// Counts a released queue reference (metrics), as `TaskRef::run_then`'s callback.
+    pub release: fn(*const (), &crate::task::Meta, bool),
+}
 
 /// The lane's settings, checked by the builder.
 #[derive(Debug, Clone)]
@@ -199,7 +216,7 @@ impl StorageLane {
             tiers: config.limits.map(Tier::new),
             threads: Threads::new(config.keep_alive, config.thread_name.clone()),
             state: AtomicUsize::new(OPEN),
-            screen: std::sync::OnceLock::new(),
+            hooks: std::sync::OnceLock::new(),
         })
     }
 
@@ -273,31 +290,51 @@ impl StorageLane {
     /// deadline resolves it `Expired`) may take it.
     fn run_admitted(&self, tier: &Tier, task: TaskRef) {
         if self.state() == ABORT {
-            task.abort(TaskError::Shutdown);
+            self.resolve(task, TaskError::Shutdown);
         } else if let Some(task) = self.screen(task) {
-            task.run();
+            match self.owner_hooks() {
+                Some((owner, hooks)) => task.run_then(|meta, here| (hooks.release)(owner, meta, here)),
+                None => task.run(),
+            };
         }
         tier.release();
     }
 
-    /// The owner's screen (`set_screen`), or, for a lane without one, the deadline
-    /// check alone. `None`: the task was held or resolved instead of run.
+    /// The owner's hooks with the owner pointer, if both were set.
+    fn owner_hooks(&self) -> Option<(*const (), Hooks)> {
+        Some((self.threads.owner()?, *self.hooks.get()?))
+    }
+
+    /// The owner's screen, or, for a lane without hooks, the deadline check alone.
+    /// `None`: the task was held or resolved instead of run.
     fn screen(&self, task: TaskRef) -> Option<TaskRef> {
-        match (self.screen.get(), self.threads.owner()) {
-            (Some(screen), Some(owner)) => screen(owner, task),
-            _ if crate::control::expired(task.meta()) => {
+        match self.owner_hooks() {
+            Some((owner, hooks)) => (hooks.screen)(owner, task),
+            None if crate::control::expired(task.meta()) => {
                 task.abort(TaskError::Expired);
                 None
             }
-            _ => Some(task),
+            None => Some(task),
         }
     }
 
-    /// Control-plane hook: `screen(owner, task)` is called for every admitted task
-    /// before it runs (`owner` as given to `set_owner`). Set once, at build.
-    pub(crate) fn set_screen(&self, screen: Screen) {
-        if self.screen.set(screen).is_err() {
-            crate::fatal("storage lane screen set twice");
+    /// Resolves a queued task with `err` unless somebody did first, counting the
+    /// release through the owner's hook.
+    fn resolve(&self, task: TaskRef, err: TaskError) {
+        match self.owner_hooks() {
+            Some((owner, hooks)) => {
+                let _ = task.abort_then(err, |meta, here| (hooks.release)(owner, meta, here));
+            }
+            None => task.abort(err),
+        }
+    }
+
+    /// The owner's hooks: `screen` is called for every admitted task before it runs,
+    /// and `release` wherever the lane gives up a task's queue reference (`owner` as
+    /// given to `set_owner`). Set once, at build.
+    pub(crate) fn set_hooks(&self, hooks: Hooks) {
+        if self.hooks.set(hooks).is_err() {
+            crate::fatal("storage lane hooks set twice");
         }
     }
 
@@ -317,7 +354,7 @@ impl StorageLane {
     fn abort_queued(&self) {
         for tier in &self.tiers {
             for task in tier.drain(|_| true) {
-                task.abort(TaskError::Shutdown);
+                self.resolve(task, TaskError::Shutdown);
             }
         }
     }
