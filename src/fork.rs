@@ -11,7 +11,7 @@
 //! - **Popped back** (nobody stole it): `b` is on top of the joiner's LIFO lane. The
 //!   joiner forgets the reference and calls `b` directly: no atomic read-modify-write,
 //!   no allocation, no task id.
-//! - **Stolen**: the thief runs `b` through the claim/complete protocol of `task.rs`,
+//! - **Stolen**: the thief runs `b` through the claim/complete protocol of `task/mod.rs`,
 //!   whose completion of a stack job publishes `DONE` as its last access to the job.
 //!   The joiner runs other work meanwhile (`help_until`, as `Token::wait` does) and
 //!   returns once it sees `DONE`.

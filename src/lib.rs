@@ -171,7 +171,7 @@
 //!
 //! # Design notes
 //!
-//! The token state machine is documented in `src/task.rs`, stack jobs in
+//! The token state machine is documented in `src/task/mod.rs`, stack jobs in
 //! `src/fork.rs`, and the sleep/wake protocol in `src/sleep/README.md`. All atomics
 //! and queues go through `src/sync`, which switches to loom under
 //! `--cfg tokengate_loom` (see `loom-tests/`).

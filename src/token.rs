@@ -2,7 +2,7 @@
 //! `.await` it from any async runtime.
 //!
 //! The task's states are defined and documented once, on the state word in
-//! `task.rs`. From the token's side there are two facts that matter: `is_finished()`
+//! `task/mod.rs`. From the token's side there are two facts that matter: `is_finished()`
 //! becomes true exactly once and stays true, and the result is then read exactly once.
 //!
 //! # Waiting

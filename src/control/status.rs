@@ -1,7 +1,7 @@
 //! Task status snapshots ([`TaskStatus`]) and [`AbortHandle`].
 //!
 //! A status is read from what the task already carries: the stage of its state word
-//! (`task.rs`), `Meta::outcome`, `Meta::held`, `Meta::worker` and `Meta::times`
+//! (`task/`), `Meta::outcome`, `Meta::held`, `Meta::worker` and `Meta::times`
 //! (the same timestamps metrics read). No lock and no allocation beyond the task's
 //! own; the op name is an interned `&'static str`.
 
@@ -178,7 +178,7 @@ impl std::fmt::Debug for AbortHandle {
     }
 }
 
-// ----- the task-side records (written in `task.rs`) ------------------------------
+// ----- the task-side records (written in `task/`) ------------------------------
 
 /// A task's stage as read by a status snapshot.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

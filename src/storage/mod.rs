@@ -22,7 +22,7 @@
 //!   tasks resolve `Shutdown` without running; threads exit.
 //!
 //! The coordinator rejects spawns once it is closed, and re-checks after the push
-//! (as for CPU spawns, `coordinator.rs`), so after `close` only the lane's own final
+//! (as for CPU spawns, `coordinator/`), so after `close` only the lane's own final
 //! drain (in `join`) can find anything left, and it resolves it.
 
 mod threads;

@@ -9,17 +9,20 @@
 
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
-use std::time::Instant;
 
 use crate::builder::HelpPolicy;
 use crate::coordinator::Shared;
 use crate::lanes::{Found, HeavyAccess, Lane, LocalLanes};
 use crate::locality::Placement;
 use crate::op::Weight;
-use crate::sleep::{backoff, thread_waker};
+use crate::sleep::backoff;
 use crate::stack::StackFloor;
-use crate::sync::{fence, park, park_timeout, Arc, AtomicBool, AtomicUsize, Ordering, TUNING};
+use crate::sync::{fence, park, Arc, AtomicBool, AtomicUsize, Ordering, TUNING};
 use crate::task::{Header, TaskRef};
+
+mod wait;
+
+pub(crate) use wait::wait_until_done;
 
 crate::sync::const_thread_local! {
     /// The worker running on this thread, if any; set for the thread's whole life.
@@ -417,104 +420,6 @@ impl WorkerCtx {
         }
     }
 
-    /// `Token::wait` on this worker: run other work until `header` is done.
-    ///
-    /// What it may run is the pool's [`HelpPolicy`]. Two bounds hold whatever the
-    /// policy (issue 10):
-    ///
-    /// - **Deadline**: the deadline is checked before each task it helps with, so a
-    ///   timed wait returns late by at most the running time of the one task it
-    ///   started last before the deadline (and what that task runs nested).
-    /// - **Stack**: once the stack is below its floor (`stack.rs`), nothing more nests here:
-    ///   the wait only blocks. (A `Token::wait` that deep panics before it gets here,
-    ///   in `wait_until_done`; this covers a `join` whose stack job was stolen, which
-    ///   then runs on its thief, so blocking is safe.)
-    ///
-    /// While the pool is being dropped, work found here is resolved `Shutdown`
-    /// instead of run (queued tasks do not run then), which still resolves the
-    /// awaited token if it was among them.
-    fn help_until(&self, header: &Header, deadline: Option<Instant>) -> bool {
-        let may_help = self.has_stack_room();
-        let own_only = self.help_policy == HelpPolicy::OwnLanes;
-        let mut round = 0;
-        loop {
-            if header.is_done() {
-                return true;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return header.is_done();
-            }
-            if may_help {
-                if let Some(found) = self.find_help(own_only) {
-                    self.run_or_discard(found, Some(header));
-                    round = 0;
-                    continue;
-                }
-            }
-            if round < TUNING.wait_spins() {
-                backoff(round);
-                round += 1;
-                continue;
-            }
-            let done = header.register(&thread_waker());
-            if !may_help {
-                // Announced nowhere: a worker that may not help needs no wake for work.
-                if !done && !header.is_done() {
-                    park_until(deadline);
-                }
-                round = 0;
-                continue;
-            }
-            let sleep = &self.shared.sleep;
-            let work = if own_only {
-                // Only pinned work from elsewhere can reach our own lanes now.
-                sleep.announce_pinned_wait(self.index);
-                self.shared
-                    .lanes
-                    .has_own_work(self.index, &self.local, &self.heavy_access(true))
-            } else {
-                sleep.announce_help(self.index);
-                self.shared
-                    .lanes
-                    .has_work_for(self.index, &self.local, &self.heavy_access(true))
-            };
-            if !done && !work && !header.is_done() {
-                park_until(deadline);
-            }
-            let still_announced = if own_only {
-                sleep.cancel_pinned_wait(self.index)
-            } else {
-                sleep.cancel_help(self.index)
-            };
-            if !still_announced {
-                // Claimed by a notifier, which counted us as a searcher.
-                self.found_while_spinning();
-            }
-            round = 0;
-        }
-    }
-
-    /// Work a waiting worker may run under its help policy.
-    fn find_help(&self, own_only: bool) -> Option<Found> {
-        if own_only {
-            self.shared
-                .lanes
-                .find_own(self.index, &self.local, &self.heavy_access(true))
-        } else {
-            self.find_work(true)
-        }
-    }
-
-    /// True while the stack has room for more nesting (`stack.rs`).
-    fn has_stack_room(&self) -> bool {
-        self.stack.has_room()
-    }
-
-    /// True while the stack has room for another nested wait or `join` (`stack.rs`).
-    pub(crate) fn may_start_waiting(&self) -> bool {
-        self.stack.may_start_waiting()
-    }
-
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
     /// are in `fork.rs`) and returns the lane, for `reclaim`.
     pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, heavy: bool) -> Lane {
@@ -598,64 +503,6 @@ pub(crate) fn as_current<R>(task: NonNull<Header>, f: impl FnOnce() -> R) -> R {
     let result = f();
     CURRENT_TASK.with(|c| c.set(prev));
     result
-}
-
-/// Blocks the calling thread until `header` is done or `deadline` passes. Returns
-/// whether it is done. On a worker this runs other work meanwhile.
-pub(crate) fn wait_until_done(header: &Header, deadline: Option<Instant>) -> bool {
-    if header.is_done() {
-        return true;
-    }
-    with_ctx(|ctx| match ctx {
-        Some(ctx) => {
-            if current_task() == Some(NonNull::from(header)) {
-                // Issue 10, finding 7: it would wait for itself forever.
-                panic!("tokengate: a task waited on its own token; it would wait for itself forever");
-            }
-            if !ctx.may_start_waiting() {
-                // Issue 10, finding 4: one more nested level could overflow the stack.
-                panic!(
-                    "tokengate: Token::wait nested too deeply for the worker's stack; \
-                     raise Builder::stack_size or wait less deeply"
-                );
-            }
-            ctx.help_until(header, deadline)
-        }
-        None => block_until(header, deadline),
-    })
-}
-
-/// An ordinary thread's wait: spin briefly (a result often arrives within
-/// microseconds), then register an unparking waker and park.
-fn block_until(header: &Header, deadline: Option<Instant>) -> bool {
-    for round in 0..TUNING.wait_spins() {
-        if header.is_done() {
-            return true;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return false;
-        }
-        backoff(round);
-    }
-    if header.register(&thread_waker()) {
-        return true;
-    }
-    loop {
-        if header.is_done() {
-            return true;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return header.is_done();
-        }
-        park_until(deadline);
-    }
-}
-
-fn park_until(deadline: Option<Instant>) {
-    match deadline {
-        None => park(),
-        Some(d) => park_timeout(d.saturating_duration_since(Instant::now())),
-    }
 }
 
 /// Aborts the process if a worker unwinds: user panics are caught around each task,
