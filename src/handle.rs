@@ -392,6 +392,11 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // A storage op goes to its tier, which never refuses (it is not counted by
+        // `max_queued`: the tier's queue is its own bound).
+        if let Some(speed) = op.storage() {
+            return Ok(self.shared.spawn_storage(op, speed, f));
+        }
         self.shared
             .try_spawn(op.id(), op.tag(), op.weight_of(), op.deadline_ns(), f)
             .map_err(Full)

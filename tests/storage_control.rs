@@ -125,3 +125,20 @@ fn shutdown_while_a_storage_task_is_held_resolves_it() {
     drop(gate);
     assert_eq!(get(t), Err(TaskError::Shutdown));
 }
+
+#[test]
+fn try_spawn_of_a_storage_op_runs_it_on_the_storage_lane() {
+    let gate = Coordinator::builder()
+        .workers(1)
+        .max_queued(1)
+        .storage_limit(StorageSpeed::Slow, 1)
+        .build()
+        .unwrap();
+    let op = Op::new("storage-try").storage_speed(StorageSpeed::Slow);
+    let Ok(t) = gate.try_spawn(&op, tokengate::current_worker) else {
+        panic!("a storage op was refused by try_spawn");
+    };
+    // `current_worker()` is `None` on a storage thread: the tag is not ignored.
+    assert_eq!(get(t), Ok(None));
+    spin_until("the slot is given back", || gate.storage_stats()[0].completed == 1);
+}
