@@ -290,10 +290,13 @@ impl Handle {
     /// Returns how many it resolved. Other queued work keeps running, though it
     /// may lose its place in line (`control/sweep.rs`).
     ///
-    /// **Limit:** a task that a worker is moving at that instant (mid batch-steal, or
-    /// popped and about to be set aside by a pause) is not seen and may still run.
-    /// In a paused pool whose [`held`](Handle::held) count has settled, or a quiet
-    /// one, nothing is in flight and the drain is exact.
+    /// **Exact:** a task a worker is moving at that instant (popped and not yet
+    /// started, or mid batch-steal) is caught too: the sweep repeats until a pass saw
+    /// no worker take anything (`control/moves.rs`). While it sweeps, workers set aside
+    /// what they take (as under [`pause`](Handle::pause)), and running tasks go on.
+    /// **Limit:** if new work keeps arriving faster than the sweep settles, it stops
+    /// after 64 passes; a task queued before the call and moved by a worker during
+    /// every one of those passes could then be missed.
     ///
     /// ```
     /// use tokengate::{Coordinator, Op, TaskError};
@@ -353,28 +356,37 @@ impl Handle {
 
     fn sweep(&self, pick: impl Fn(&Meta) -> bool, limit: usize) -> usize {
         let shared = &*self.shared;
-        let mut resolved = shared.control.sweep(
-            |f| shared.lanes.take_all(f),
-            &pick,
-            limit,
-            &|t| shared.metrics.resolve(t, TaskError::Cancelled, None),
-            &|t, w| shared.requeue(t, w),
-        );
-        // Storage hook: the storage lane's queued tasks (held storage tasks are in the
-        // held lists, swept above).
-        let taken = std::cell::Cell::new(resolved);
-        let pick_storage = |m: &Meta| {
-            taken.get() < limit && pick(m) && {
-                taken.set(taken.get() + 1);
-                true
-            }
+        let movers = || crate::control::moves::Movers {
+            workers: shared.workers.iter().map(|w| w.mover.read()).collect(),
+            storage: shared.storage.moves.read(),
         };
-        for task in StorageLane::take_matching(&shared.storage, &pick_storage) {
-            if shared.metrics.resolve(task, TaskError::Cancelled, None) {
-                resolved += 1;
+        let mut pass = |limit: usize| {
+            let mut resolved = shared.control.sweep(
+                |f| shared.lanes.take_all(f),
+                &pick,
+                limit,
+                &|t| shared.metrics.resolve(t, TaskError::Cancelled, None),
+                &|t, w| shared.requeue(t, w),
+            );
+            // Storage hook: the storage lane's queued tasks (held storage tasks are in
+            // the held lists, swept above).
+            let taken = std::cell::Cell::new(resolved);
+            let pick_storage = |m: &Meta| {
+                taken.get() < limit && pick(m) && {
+                    taken.set(taken.get() + 1);
+                    true
+                }
+            };
+            for task in StorageLane::take_matching(&shared.storage, &pick_storage) {
+                if shared.metrics.resolve(task, TaskError::Cancelled, None) {
+                    resolved += 1;
+                }
             }
-        }
-        resolved
+            resolved
+        };
+        shared
+            .control
+            .sweep_settled(&movers, &mut pass, limit, &|t, w| shared.requeue(t, w))
     }
 
     /// Spawns like [`spawn`](Handle::spawn), but in a pool built with

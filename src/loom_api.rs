@@ -355,6 +355,26 @@ impl Control {
     pub fn held(&self) -> usize {
         self.0.held_count()
     }
+    /// `Handle::drain` as it is built: passes of [`drain`](Control::drain) over
+    /// `lanes` until `movers` (the workers' announcements) show a settled pool
+    /// (`control/moves.rs`). Survivors and held tasks go back through `requeue`.
+    pub fn drain_settled(&self, lanes: &Lanes, movers: &[&Mover], requeue: impl Fn(QueuedTask)) -> usize {
+        let read = || crate::control::moves::Movers {
+            workers: movers.iter().map(|m| m.0.read()).collect(),
+            storage: (0, 0),
+        };
+        let requeue = |t, _| requeue(QueuedTask::found(t));
+        let mut pass = |limit| {
+            self.0.sweep(
+                |f| lanes.0.take_all(f),
+                |_| true,
+                limit,
+                &|t| t.abort_then(crate::TaskError::Cancelled, |_, _| ()),
+                &requeue,
+            )
+        };
+        self.0.sweep_settled(&read, &mut pass, usize::MAX, &requeue)
+    }
     /// `Handle::drain` over `lanes`: resolves every queued task `Cancelled`; returns
     /// how many.
     pub fn drain(&self, lanes: &Lanes, requeue: impl Fn(QueuedTask)) -> usize {
@@ -365,6 +385,30 @@ impl Control {
             &|t| t.abort_then(crate::TaskError::Cancelled, |_, _| ()),
             &|t, _| requeue(QueuedTask::found(t)),
         )
+    }
+}
+
+/// A worker's announcement of the task in its hand (`control::moves::Mover`).
+pub struct Mover(crate::control::moves::Mover);
+
+impl Default for Mover {
+    fn default() -> Self {
+        Mover(crate::control::moves::Mover::new())
+    }
+}
+
+impl Mover {
+    /// Before a take; pass the result to `abandon`.
+    pub fn begin(&self) -> bool {
+        self.0.begin()
+    }
+    /// The take found nothing.
+    pub fn abandon(&self, began: bool) {
+        self.0.abandon(began)
+    }
+    /// What was taken is claimed, held or resolved.
+    pub fn end(&self) {
+        self.0.end()
     }
 }
 

@@ -13,11 +13,17 @@
 //! worker blocked in `wait()`, pops its own child (the waiter's shortcut of
 //! `task.rs`, which must not be taken while a handle exists).
 //!
+//! C4: a drain while a worker has the task in hand (`control/moves.rs`): the drain
+//! must not return while the task still waits; it resolves it or the task ran.
+//!
 //! Seeded bugs (each made the model fail, then was reverted):
 //! - C1: `Control::hold` without its re-check after the fence ("if the pause was
 //!   lifted meanwhile, empty the list") -> "a task was stranded in a held list".
 //! - C2: `Control::sweep` counting every picked task instead of the claims it won
 //!   (`resolved += 1` whatever `try_abort` returned) -> the sum of outcomes is 2.
+//! - C4: `Control::sweep_settled` making one pass, without reading the movers ->
+//!   "the drain returned while the task was still waiting (drained 0, ran 0)".
+//! - C4: `Mover::begin` not marking the take (the word stays even) -> the same.
 //! - C3: `TaskRef::run_by_waiter` without its reference-count check (shortcut taken
 //!   with a handle alive) -> loom: "Concurrent write accesses to `UnsafeCell`"
 //!   (the waiter runs the closure while the handle's cancel writes the result).
@@ -135,5 +141,56 @@ fn abort_handle_races_the_waiters_shortcut() {
             Err(e) => panic!("unexpected {e:?}"),
         }
         gate.shutdown();
+    });
+}
+
+/// Model C4: drain while a worker takes the task (`control/moves.rs`). The drain
+/// must not return having missed a task that is still queued or in the worker's
+/// hand: when it returns, the task was resolved by it or had already run. Exactly
+/// one of the two, and nothing is left held.
+#[test]
+fn settled_drain_misses_no_task_in_hand() {
+    model(|| {
+        let op = Op::new("loom-in-hand");
+        let control = Arc::new(Control::default());
+        let (lanes, mut locals) = loom_api::lanes(1);
+        let lanes = Arc::new(lanes);
+        let mover = Arc::new(loom_api::Mover::default());
+        let runs = Runs::new();
+        let r = runs.clone();
+        let (task, token) = loom_api::task_of(&op, move || r.hit());
+        lanes.push_injector(Weight::Medium, task);
+
+        let local = locals.pop().unwrap();
+        let (c, l, m) = (Arc::clone(&control), Arc::clone(&lanes), Arc::clone(&mover));
+        let worker = thread::spawn(move || {
+            let gate = HeavyGate::new(1);
+            let began = m.begin();
+            match l.find_work(0, &local, 1, &gate, false, false) {
+                Some(found) => {
+                    // The worker's screen (a sweep makes it hold), then the run.
+                    if let Some(t) = c.screen(found.task, |t| l.push_injector(Weight::Medium, t)) {
+                        t.run();
+                    }
+                    m.end();
+                }
+                None => m.abandon(began),
+            }
+        });
+        let (c, l, m, rr) = (Arc::clone(&control), Arc::clone(&lanes), Arc::clone(&mover), runs.clone());
+        let drainer = thread::spawn(move || {
+            let drained = c.drain_settled(&l, &[&m], |t| l.push_injector(Weight::Medium, t));
+            (drained, rr.get())
+        });
+        worker.join().unwrap();
+        let (drained, ran_at_return) = drainer.join().unwrap();
+
+        assert!(
+            drained == 1 || ran_at_return == 1,
+            "the drain returned while the task was still waiting (drained {drained}, ran {ran_at_return})"
+        );
+        assert_eq!(drained + runs.get(), 1, "exactly one of drain / run resolves it");
+        assert_eq!(control.held(), 0, "a task was left held");
+        assert!(token.is_finished());
     });
 }

@@ -21,7 +21,8 @@
 //! |------|---------|
 //! | 0    | `PAUSE_ALL`: [`Control::pause`] is on |
 //! | 1    | `DEADLINES`: a task with a deadline was spawned (sticky) |
-//! | 2..  | the number of ops paused with `pause_op`, in units of `PAUSED_OP` |
+//! | 2..62 | the number of ops paused with `pause_op`, in units of `PAUSED_OP` |
+//! | 63   | `SWEEP`: a drain or cancel is sweeping; workers hold what they take (`sweep.rs`) |
 //!
 //! The word only says "look closer". The decisive flags are the per-op `paused`
 //! flags and `PAUSE_ALL`, read with the hand-off protocol of `pause.rs`.
@@ -36,6 +37,7 @@
 //! For drain and cancel, its queue must be offered to the sweep (`Handle::sweep`).
 
 pub(crate) mod admission;
+pub(crate) mod moves;
 pub(crate) mod pause;
 pub(crate) mod status;
 pub(crate) mod sweep;
@@ -53,6 +55,7 @@ use crate::task::{Meta, TaskRef};
 const PAUSE_ALL: usize = 0b01;
 const DEADLINES: usize = 0b10;
 const PAUSED_OP: usize = 0b100;
+const SWEEP: usize = 1 << (usize::BITS - 1);
 
 /// Where a held task goes back to: a worker's inbox (pinned work) or the injector.
 pub(crate) type Requeue<'a> = &'a dyn Fn(TaskRef, Option<usize>);
@@ -66,6 +69,10 @@ pub(crate) struct Control {
     has_ops: AtomicBool,
     /// Set by `Builder::max_queued`; leaked, one per bounded pool (see `admission.rs`).
     admission: Option<&'static Admission>,
+    /// Serialises sweeps with each other and with resumes (the control plane's
+    /// own movers: a resume moves held tasks back to the queues). Never taken on a
+    /// hot path.
+    sweep_lock: std::sync::Mutex<()>,
 }
 
 impl Control {
@@ -75,6 +82,7 @@ impl Control {
             ops: OpTable::new(),
             has_ops: AtomicBool::new(false),
             admission: max_queued.map(Admission::leak),
+            sweep_lock: std::sync::Mutex::new(()),
         }
     }
 

@@ -23,7 +23,7 @@
 //! to exactly one of them. A task requeued while a new pause is on is simply held
 //! again. Loom model: `loom-tests/tests/control.rs`.
 
-use crate::control::{Control, Requeue, PAUSED_OP, PAUSE_ALL};
+use crate::control::{Control, Requeue, PAUSED_OP, PAUSE_ALL, SWEEP};
 use crate::registry::OpId;
 use crate::sync::{fence, AtomicBool, Injector, Ordering, Steal};
 use crate::task::{Meta, TaskRef};
@@ -74,7 +74,7 @@ impl Control {
 
     fn held_back(&self, op: OpId) -> bool {
         // ORDERING: SeqCst: the read half of the hand-off's Dekker pair (module docs).
-        self.active.load(Ordering::SeqCst) & PAUSE_ALL != 0
+        self.active.load(Ordering::SeqCst) & (PAUSE_ALL | SWEEP) != 0
             || self.ops.get(op).is_some_and(|o| o.paused.load(Ordering::SeqCst))
     }
 
@@ -101,15 +101,28 @@ impl Control {
 
     /// Lifts `pause` and requeues every held task whose op is not paused itself.
     pub(crate) fn resume(&self, requeue: Requeue<'_>) -> bool {
+        let _serial = self.lock_sweeps();
         // ORDERING: SeqCst: the resumer's half of the hand-off (module docs).
         let was = self.active.fetch_and(!PAUSE_ALL, Ordering::SeqCst) & PAUSE_ALL != 0;
         fence(Ordering::SeqCst);
+        self.release_unpaused(requeue);
+        was
+    }
+
+    /// Requeues the held tasks of every op not held back now (after a flag was
+    /// cleared and a SeqCst fence: the resumer's half of the hand-off).
+    pub(crate) fn release_unpaused(&self, requeue: Requeue<'_>) {
         for (id, op) in self.op_entries() {
             if !self.held_back(id) {
                 release(op, requeue);
             }
         }
-        was
+    }
+
+    /// A resume moves held tasks back to the queues, which a sweep must not miss:
+    /// the two never overlap (`sweep.rs`).
+    pub(super) fn lock_sweeps(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.sweep_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Pauses one op. Returns false if it was already paused.
@@ -128,6 +141,7 @@ impl Control {
         let Some(o) = self.ops.get(op) else {
             return false;
         };
+        let _serial = self.lock_sweeps();
         // ORDERING: SeqCst: the resumer's half of the hand-off (module docs).
         let was = o.paused.swap(false, Ordering::SeqCst);
         if was {

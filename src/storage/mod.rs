@@ -36,7 +36,7 @@ use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::task::TaskRef;
 
 use threads::Threads;
-pub(crate) use threads::{current_owner, on_storage_thread};
+pub(crate) use threads::{claimed_here, current_owner, on_storage_thread};
 pub(crate) use tier::Tier;
 
 /// A storage tier: how many blocking I/O tasks of the tier may run at once.
@@ -180,6 +180,8 @@ pub(crate) struct StorageLane {
     state: AtomicUsize,
     /// The owner's control-plane and metrics hooks (`set_hooks`).
     hooks: std::sync::OnceLock<Hooks>,
+    /// The storage threads' takes, for exact drains (`control/moves.rs`).
+    pub(crate) moves: crate::control::moves::MoveCount,
 }
 
 /// The owner's hooks (`StorageLane::set_hooks`), each given the owner pointer.
@@ -217,6 +219,7 @@ impl StorageLane {
             threads: Threads::new(config.keep_alive, config.thread_name.clone()),
             state: AtomicUsize::new(OPEN),
             hooks: std::sync::OnceLock::new(),
+            moves: crate::control::moves::MoveCount::new(),
         })
     }
 

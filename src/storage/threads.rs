@@ -56,6 +56,24 @@ crate::sync::const_thread_local! {
     static OWNER: Cell<*const ()> = Cell::new(ptr::null());
 }
 
+crate::sync::const_thread_local! {
+    /// True while this storage thread holds a task it admitted and has not yet
+    /// claimed, held or resolved (its lane's `moves`, `control/moves.rs`).
+    static IN_HAND: Cell<bool> = Cell::new(false);
+}
+
+/// A task claimed on this thread starts running (`worker::as_current`): on a storage
+/// thread, its take ends. Elsewhere nothing.
+pub(crate) fn claimed_here() {
+    if IN_HAND.with(|h| h.replace(false)) {
+        // SAFETY: `LANE` is set for the storage thread's whole life, while its `Arc`
+        // is held by `thread_main`'s caller.
+        if let Some(lane) = unsafe { LANE.with(Cell::get).as_ref() } {
+            lane.moves.end();
+        }
+    }
+}
+
 /// True on a storage thread (of any coordinator).
 pub(crate) fn on_storage_thread() -> bool {
     !LANE.with(Cell::get).is_null()
@@ -311,10 +329,16 @@ fn thread_main(lane: &Arc<StorageLane>, exited: &AtomicBool) {
     let owner = threads.owner.get().map_or(ptr::null(), |o| o.0 as *const ());
     OWNER.with(|o| o.set(owner));
     loop {
+        // The take is announced (`control/moves.rs`) until the task is claimed
+        // (`claimed_here`) or otherwise placed (after `run_admitted`).
+        lane.moves.begin();
+        IN_HAND.with(|h| h.set(true));
         if let Some((tier, task)) = lane.admit_any() {
             lane.run_admitted(tier, task);
+            claimed_here();
             continue;
         }
+        claimed_here();
         match lane.state() {
             OPEN => {}
             ABORT => {

@@ -42,6 +42,9 @@ pub(crate) struct WorkerInfo {
     /// ones). Read by placement, so that new anchors and domains avoid a worker stuck
     /// in a long task (issue 10, finding 6). Single writer, Relaxed: a hint only.
     busy: AtomicBool,
+    /// Announces the tasks this worker holds between a queue and their claim, for
+    /// exact drains and cancels (`control/moves.rs`).
+    pub(crate) mover: crate::control::moves::Mover,
 }
 
 /// A snapshot of one worker's activity, from [`Handle::worker_stats`](crate::Handle::worker_stats).
@@ -65,6 +68,7 @@ impl WorkerInfo {
             core: AtomicUsize::new(usize::MAX),
             pinned: AtomicBool::new(false),
             busy: AtomicBool::new(false),
+            mover: crate::control::moves::Mover::new(),
         }
     }
 
@@ -261,7 +265,26 @@ impl WorkerCtx {
             holding: self.holding_heavy.get(),
             helping,
         };
-        self.shared.lanes.find_work(self.index, &self.local, tick, &heavy)
+        self.taking(|| self.shared.lanes.find_work(self.index, &self.local, tick, &heavy))
+    }
+
+    /// Runs `take` (a take from the queues) announced on this worker's mover
+    /// (`control/moves.rs`); what it takes stays announced until `end_take`.
+    #[inline]
+    pub(crate) fn taking<R>(&self, take: impl FnOnce() -> Option<R>) -> Option<R> {
+        let mover = &self.shared.workers[self.index].mover;
+        let began = mover.begin();
+        let found = take();
+        if found.is_none() {
+            mover.abandon(began);
+        }
+        found
+    }
+
+    /// Nothing taken is in hand any more: it was claimed, held, resolved or placed.
+    #[inline]
+    pub(crate) fn end_take(&self) {
+        self.shared.workers[self.index].mover.end();
     }
 
     fn heavy_access(&self, helping: bool) -> HeavyAccess<'_> {
@@ -276,6 +299,10 @@ impl WorkerCtx {
     /// `Token::wait()`, if any: finding that very task takes the waiter's shortcut.
     fn execute(&self, found: Found, waited: Option<&Header>) {
         let Found { task, permit, stolen } = found;
+        if task.is_stack_job() {
+            // Never swept: its joiner's running task owns it.
+            self.end_take();
+        }
         let metrics = &self.shared.metrics;
         if stolen > 0 {
             metrics.stolen(self.index, task.meta().weight, stolen as u64);
@@ -285,7 +312,11 @@ impl WorkerCtx {
         let task = if self.shared.control.is_active() {
             match self.screen(task) {
                 Some(task) => task,
-                None => return self.give_back_permit(permit),
+                None => {
+                    // Held or resolved: nothing in hand.
+                    self.end_take();
+                    return self.give_back_permit(permit);
+                }
             }
         } else {
             task
@@ -305,6 +336,8 @@ impl WorkerCtx {
             Some(header) if task.is(header) => task.run_by_waiter(release),
             _ => task.run_then(release),
         };
+        // A claim won ended the take in `as_current`; a claim lost ends it here.
+        self.end_take();
         if permit {
             self.holding_heavy.set(false);
             self.shared.heavy.release();
@@ -456,8 +489,11 @@ impl WorkerCtx {
     /// empty, the job was stolen, and the wait continues as `Token::wait` does.
     pub(crate) fn reclaim(&self, job: &Header, lane: Lane) {
         while !job.is_done() {
-            match self.local.pop_from(lane) {
-                Some(task) if task.is(job) => return task.forget(),
+            match self.taking(|| self.local.pop_from(lane)) {
+                Some(task) if task.is(job) => {
+                    self.end_take();
+                    return task.forget();
+                }
                 Some(task) => self.run_or_discard(Found::own(task), None),
                 None => {
                     self.help_until(job, None);
@@ -479,6 +515,7 @@ impl WorkerCtx {
     /// Resolves found work as `Shutdown` without running it.
     fn discard(&self, found: Found) {
         self.shared.metrics.abort(found.task, Some(self.index));
+        self.end_take();
         if found.permit {
             self.shared.heavy.release();
         }
@@ -498,7 +535,14 @@ impl WorkerCtx {
 /// Runs `f` (a task's closure) with `CURRENT_TASK` pointing at `task`, so that
 /// `is_cancelled` and domain inheritance see it. The pointer is set only while the
 /// closure runs: the task may be freed as soon as it completes.
+///
+/// It is also where a claimed task starts running, so a worker's take ends here
+/// (`control/moves.rs`): a sweep need not wait for the run.
 pub(crate) fn as_current<R>(task: NonNull<Header>, f: impl FnOnce() -> R) -> R {
+    with_ctx(|ctx| match ctx {
+        Some(ctx) => ctx.end_take(),
+        None => crate::storage::claimed_here(),
+    });
     let prev = CURRENT_TASK.with(|c| c.replace(Some(task)));
     let result = f();
     CURRENT_TASK.with(|c| c.set(prev));

@@ -94,9 +94,11 @@ impl WorkerCtx {
     /// Work a waiting worker may run under its help policy.
     fn find_help(&self, own_only: bool) -> Option<Found> {
         if own_only {
-            self.shared
-                .lanes
-                .find_own(self.index, &self.local, &self.heavy_access(true))
+            self.taking(|| {
+                self.shared
+                    .lanes
+                    .find_own(self.index, &self.local, &self.heavy_access(true))
+            })
         } else {
             self.find_work(true)
         }
