@@ -388,6 +388,33 @@ impl Control {
     }
 }
 
+/// A bounded pool's admission counter (`control::Admission`): slots, and producers
+/// parked until there is room.
+pub struct Admission(crate::control::Admission);
+
+impl Admission {
+    /// A counter of `bound` slots.
+    pub fn new(bound: usize) -> Self {
+        Admission(crate::control::Admission::new(bound))
+    }
+    /// Takes a slot if one is free.
+    pub fn try_admit(&self) -> bool {
+        self.0.try_admit()
+    }
+    /// Takes a slot, parking until there is room; false if `closed()` turned true.
+    pub fn admit_blocking(&self, closed: impl Fn() -> bool) -> bool {
+        self.0.admit_blocking(closed)
+    }
+    /// Gives a slot back, waking waiters.
+    pub fn release(&self) {
+        self.0.release()
+    }
+    /// Wakes every waiter (the pool's close).
+    pub fn wake(&self) {
+        self.0.wake()
+    }
+}
+
 /// A worker's announcement of the task in its hand (`control::moves::Mover`).
 pub struct Mover(crate::control::moves::Mover);
 

@@ -16,7 +16,14 @@
 //! C4: a drain while a worker has the task in hand (`control/moves.rs`): the drain
 //! must not return while the task still waits; it resolves it or the task ran.
 //!
+//! A1-A2: backpressure (`control/admission.rs`, "Waiting"): a producer parked on a
+//! full pool is woken by a slot's release (A1) and by the pool's close (A2).
+//!
 //! Seeded bugs (each made the model fail, then was reverted):
+//! - A1: the waiter's re-read `has_room_now` as a load instead of a
+//!   read-modify-write -> loom: deadlock (the release saw no waiter, the waiter no room).
+//! - A2: `Admission::register` without its SeqCst fence -> loom: deadlock (the close
+//!   missed the waker, the waiter missed the close).
 //! - C1: `Control::hold` without its re-check after the fence ("if the pause was
 //!   lifted meanwhile, empty the list") -> "a task was stranded in a held list".
 //! - C2: `Control::sweep` counting every picked task instead of the claims it won
@@ -192,5 +199,49 @@ fn settled_drain_misses_no_task_in_hand() {
         assert_eq!(drained + runs.get(), 1, "exactly one of drain / run resolves it");
         assert_eq!(control.held(), 0, "a task was left held");
         assert!(token.is_finished());
+    });
+}
+
+/// Model A1: backpressure's wake-up (`control/admission.rs`, "Waiting"). The pool is
+/// full (bound 1); a producer blocks for room while a worker's claim gives the slot
+/// back, and a second producer blocks behind the first. No wake-up is lost: every
+/// producer is admitted once room appears (a lost one deadlocks the model).
+#[test]
+fn blocked_producer_is_woken_by_a_release() {
+    model(|| {
+        let admission = Arc::new(loom_api::Admission::new(1));
+        assert!(admission.try_admit());
+        let a = Arc::clone(&admission);
+        let producer = thread::spawn(move || {
+            assert!(a.admit_blocking(|| false));
+            // Its task is claimed in turn, which frees the slot again.
+            a.release();
+        });
+        let a = Arc::clone(&admission);
+        let second = thread::spawn(move || {
+            assert!(a.admit_blocking(|| false));
+            a.release();
+        });
+        // The worker claims the queued task: its slot comes back.
+        admission.release();
+        producer.join().unwrap();
+        second.join().unwrap();
+        assert!(admission.try_admit(), "every slot came back");
+    });
+}
+
+/// Model A2: a producer blocked on a full pool while the pool closes: it returns
+/// without a slot (its token then resolves `Shutdown`) instead of parking for good.
+#[test]
+fn blocked_producer_sees_the_close() {
+    model(|| {
+        let admission = Arc::new(loom_api::Admission::new(1));
+        assert!(admission.try_admit());
+        let closed = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let (a, c) = (Arc::clone(&admission), Arc::clone(&closed));
+        let producer = thread::spawn(move || a.admit_blocking(|| c.load(std::sync::atomic::Ordering::SeqCst)));
+        closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        admission.wake();
+        assert!(!producer.join().unwrap(), "no slot was free: the close must be seen");
     });
 }

@@ -15,40 +15,48 @@
 //! - Async callers wait for room with [`Handle::room`](crate::Handle::room), a
 //!   future, then `try_spawn` again.
 //!
-//! **Waiting.** The fast paths are atomics only. A producer that finds the pool
-//! full counts itself in `waiters` and parks on a condition variable (its waker is
-//! kept under the same lock). A slot's release decrements `queued` (SeqCst RMW) and
-//! then reads `waiters` (SeqCst); a waiter increments `waiters` (SeqCst RMW) and then
-//! re-reads `queued`: one of them sees the other, so no wake-up is lost. The lock
-//! is only taken when somebody waits.
+//! **Waiting.** No lock anywhere. A producer that finds the pool full pushes its
+//! waker (a thread's unparker, or an async task's waker) onto `wakers`, a lock-free
+//! queue, counts it in `waiters`, re-reads `queued`, and parks (or returns
+//! `Pending`) only if there is still no room. A slot's release decrements `queued`
+//! (SeqCst RMW) and then reads `waiters` (SeqCst); if it is not zero, it takes every
+//! waker out of the queue and wakes each. The waiter increments `waiters` (SeqCst
+//! RMW) after its push and then re-reads `queued` with a read-modify-write
+//! (`has_room_now`): one of the two sees the other, so no wake-up is lost. Every waiter woken tries again, and registers again if the
+//! room was taken. A waiter that found room on its re-read leaves its waker behind;
+//! the next wake-up spends it (a spurious unpark, which parkers tolerate).
+//! Loom model: A1 in `loom-tests/tests/control.rs`.
 //!
 //! **Lifetime.** A task holds a `&'static` to its pool's counter, so a bounded pool
 //! leaks one small block (`Admission::leak`): tasks and tokens may outlive the pool.
 
-use std::sync::{Condvar, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{AtomicUsize, CachePadded, Ordering};
+use crate::sync::{fence, park, AtomicUsize, CachePadded, Injector, Ordering, Steal};
 
 /// One bounded pool's admission counter.
 pub(crate) struct Admission {
     bound: usize,
     queued: CachePadded<AtomicUsize>,
+    /// Wakers in `wakers` (module docs, "Waiting").
     waiters: AtomicUsize,
-    lock: Mutex<Vec<Waker>>,
-    room: Condvar,
+    wakers: Injector<Waker>,
 }
 
 impl Admission {
     /// A counter for bound `n`, leaked (module docs, "Lifetime").
     pub(crate) fn leak(bound: usize) -> &'static Admission {
-        Box::leak(Box::new(Admission {
+        Box::leak(Box::new(Admission::new(bound)))
+    }
+
+    /// A counter for bound `n` (the loom models own theirs).
+    pub(crate) fn new(bound: usize) -> Admission {
+        Admission {
             bound,
             queued: CachePadded::new(AtomicUsize::new(0)),
             waiters: AtomicUsize::new(0),
-            lock: Mutex::new(Vec::new()),
-            room: Condvar::new(),
-        }))
+            wakers: Injector::new(),
+        }
     }
 
     pub(crate) fn bound(&self) -> usize {
@@ -63,6 +71,16 @@ impl Admission {
 
     fn has_room(&self) -> bool {
         self.queued() < self.bound
+    }
+
+    /// The waiter's re-read of the Dekker pair, after it registered: a
+    /// read-modify-write, so that it reads the latest count. If it comes before the
+    /// releaser's decrement in the counter's order, that decrement reads from it and
+    /// so sees the registration; otherwise it reads the decrement. (A load would
+    /// need a SeqCst fence on the releaser's side, on the claim's hot path.)
+    fn has_room_now(&self) -> bool {
+        // ORDERING: SeqCst RMW (module docs, "Waiting").
+        self.queued.fetch_add(0, Ordering::SeqCst) < self.bound
     }
 
     /// Takes a slot if fewer than `bound` are taken.
@@ -101,15 +119,24 @@ impl Admission {
             if closed() {
                 return false;
             }
-            let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-            // ORDERING: SeqCst: the waiter's RMW of the Dekker pair (module docs).
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-            if !self.has_room() && !closed() {
-                let guard = self.room.wait(guard).unwrap_or_else(PoisonError::into_inner);
-                drop(guard);
+            self.register(crate::sleep::thread_waker());
+            if !self.has_room_now() && !closed() {
+                // Woken by `wake` (or spuriously): try again either way.
+                park();
             }
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+
+    /// Queues `waker` for the next `wake`, then counts it (module docs, "Waiting").
+    fn register(&self, waker: Waker) {
+        self.wakers.push(waker);
+        // ORDERING: SeqCst: the waiter's RMW of the Dekker pair (module docs); after
+        // the push, so a releaser that sees the count finds the waker.
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        // ORDERING: SeqCst fence: the waiter's half against a closer (`wake`): the
+        // caller's closed-state read that follows sees the close, or the closer's
+        // `wake` finds this waker.
+        fence(Ordering::SeqCst);
     }
 
     /// Gives a slot back; wakes waiters if there are any.
@@ -126,15 +153,19 @@ impl Admission {
     /// Wakes every waiter (blocked threads and registered async wakers).
     #[cold]
     pub(crate) fn wake(&self) {
-        let wakers = {
-            let mut wakers = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-            self.room.notify_all();
-            let taken = std::mem::take(&mut *wakers);
-            self.waiters.fetch_sub(taken.len(), Ordering::SeqCst);
-            taken
-        };
-        for w in wakers {
-            w.wake();
+        // ORDERING: SeqCst fence: a closer (`Control::on_close`) stored the closed
+        // state first; a waiter registers, then reads it. One sees the other.
+        fence(Ordering::SeqCst);
+        loop {
+            match self.wakers.steal() {
+                Steal::Success(w) => {
+                    // ORDERING: SeqCst, as every access to `waiters`.
+                    self.waiters.fetch_sub(1, Ordering::SeqCst);
+                    w.wake();
+                }
+                Steal::Retry => crate::sync::spin_hint(),
+                Steal::Empty => break,
+            }
         }
     }
 
@@ -144,11 +175,8 @@ impl Admission {
         if closed || self.has_room() {
             return Poll::Ready(());
         }
-        let mut wakers = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        wakers.push(cx.waker().clone());
-        // ORDERING: SeqCst: the waiter's RMW of the Dekker pair (module docs).
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        if self.has_room() {
+        self.register(cx.waker().clone());
+        if self.has_room_now() {
             return Poll::Ready(());
         }
         Poll::Pending
