@@ -177,7 +177,7 @@ impl<T> Token<T> {
     /// [`TaskError::Panicked`] with a message saying which.
     pub fn wait(mut self) -> Result<T, TaskError> {
         self.assert_not_taken();
-        crate::worker::wait_until_done(self.header(), None);
+        self.wait_until(None);
         self.take()
     }
 
@@ -207,7 +207,34 @@ impl<T> Token<T> {
     /// on how late it returns holds.
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
         self.assert_not_taken();
-        crate::worker::wait_until_done(self.header(), Some(deadline))
+        self.wait_until(Some(deadline))
+    }
+
+    /// Waits until the task is done or `deadline` passes. A task with an
+    /// [`Op::deadline`](crate::Op::deadline) that has not started when its deadline
+    /// passes is resolved `Expired` here, by its waiter, wherever it waits (a queue, a
+    /// held list of a paused op): the waiter does not wait for a worker to meet it.
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        let header = self.header();
+        let Some(mut expires) = crate::control::expires_at(&header.meta) else {
+            return crate::worker::wait_until_done(header, deadline);
+        };
+        loop {
+            let until = deadline.map_or(expires, |d| d.min(expires));
+            if crate::worker::wait_until_done(header, Some(until)) {
+                return true;
+            }
+            if crate::control::expired(&header.meta) {
+                // Loses to a claim made meanwhile (it then runs to its end).
+                let _ = Header::abort(self.ptr, TaskError::Expired);
+                return crate::worker::wait_until_done(header, deadline);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            // Woken a little before the task clock says it expired: look again.
+            expires = crate::control::expires_at(&header.meta).unwrap_or(expires);
+        }
     }
 
     /// True if the task has finished; otherwise registers `waker` to be woken when it

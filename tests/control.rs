@@ -353,6 +353,36 @@ fn deadlines_expire_and_never_run() {
 }
 
 #[test]
+fn a_waiter_expires_a_held_task_at_its_deadline() {
+    // Paused, the task waits in a held list where no worker meets it: its waiter
+    // resolves it `Expired` at the deadline (no resume needed), and it never runs.
+    let gate = pool(1);
+    gate.pause();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&ran);
+    let op = Op::new("held-late").deadline(Duration::from_millis(5));
+    let t = gate.spawn(&op, move || {
+        r.fetch_add(1, SeqCst);
+    });
+    spin_until("held", || gate.held() == 1);
+    let waited = Instant::now();
+    assert!(
+        t.wait_timeout(Duration::from_secs(20)),
+        "the waiter waited for a resume instead of expiring the task"
+    );
+    assert!(waited.elapsed() < Duration::from_secs(20));
+    assert_eq!(t.status().state, TaskState::Expired);
+    assert_eq!(get(t), Err(TaskError::Expired));
+    gate.resume();
+    spin_until("released", || gate.held() == 0 && gate.queued() == 0);
+    assert_eq!(ran.load(SeqCst), 0, "an expired task ran");
+    // Counted once, as expired, when the held list let go of it.
+    spin_until("counted", || gate.metrics().op("held-late").is_some_and(|m| m.expired == 1));
+    let m = gate.metrics().op("held-late").unwrap();
+    assert_eq!((m.submitted, m.completed, m.cancelled), (1, 0, 0));
+}
+
+#[test]
 fn status_moves_through_its_states_with_ordered_times() {
     let gate = pool(1);
     let (release, blocker) = occupy(&gate);

@@ -142,6 +142,17 @@ impl Control {
     }
 }
 
+/// When `meta`'s deadline passes, as an `Instant` (for a waiter's timed wait), or
+/// `None` if it has none.
+pub(crate) fn expires_at(meta: &Meta) -> Option<std::time::Instant> {
+    if meta.deadline_ns == 0 {
+        return None;
+    }
+    let waited = crate::clock::between(meta.times.queued, crate::clock::now());
+    let left = Duration::from_nanos(meta.deadline_ns).saturating_sub(waited);
+    Some(std::time::Instant::now() + left)
+}
+
 /// True if `meta`'s deadline passed before it started (checked wherever a queued
 /// task is about to run: workers, and the storage lane).
 pub(crate) fn expired(meta: &Meta) -> bool {

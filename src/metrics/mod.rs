@@ -477,8 +477,9 @@ impl Metrics {
         let Some(outcome) = outcome else {
             crate::fatal("a released task had no outcome");
         };
-        // A lost claim: only a cancellation is left for us to count.
-        if !resolved_here && outcome != Outcome::Cancelled {
+        // A lost claim: only a cancellation, or an expiry by the token's waiter
+        // (`Token::wait`), is left for us to count.
+        if !resolved_here && !matches!(outcome, Outcome::Cancelled | Outcome::Expired) {
             return;
         }
         // Runs are recorded by `record_run` (histograms have one writer, the worker);
