@@ -354,6 +354,67 @@ impl Handle {
         self.sweep(|m| m.id == id, 1) == 1
     }
 
+    /// The status of task `id`, wherever it is: queued or held (found by a sweep
+    /// of the queues, as [`cancel`](Handle::cancel) does, which sets aside and
+    /// requeues what it passes over), running (each worker publishes the task it
+    /// runs), or resolved and still in the [`history`](crate::Builder::history).
+    /// `None` for an unknown id, or one resolved so long ago that the history
+    /// dropped it. It is a lookup for operators (the dashboard's "status by id"),
+    /// O(queued tasks); the task's own [`Token::status`](crate::Token::status) is
+    /// the cheap one. A running task's status has no times (only its token's has).
+    ///
+    /// ```
+    /// use tokengate::{Coordinator, Op, TaskState};
+    /// let gate = Coordinator::builder().workers(1).build().unwrap();
+    /// gate.pause();
+    /// let t = gate.spawn(&Op::new("status-by-id-doc"), || 1);
+    /// assert_eq!(gate.status(t.id()).map(|s| s.state), Some(TaskState::Held));
+    /// gate.resume();
+    /// let id = t.id();
+    /// assert_eq!(t.wait(), Ok(1));
+    /// let done = gate.status(id).unwrap();
+    /// assert_eq!((done.op, done.state), ("status-by-id-doc", TaskState::Finished));
+    /// assert!(gate.status(u64::MAX).is_none());
+    /// ```
+    #[must_use]
+    pub fn status(&self, id: u64) -> Option<crate::TaskStatus> {
+        if id == 0 {
+            return None; // never a task's id (a worker's "running nothing")
+        }
+        let running = || {
+            self.shared
+                .workers
+                .iter()
+                .enumerate()
+                .find_map(|(w, info)| info.running(id).map(|op| crate::TaskStatus::running(id, op, w)))
+        };
+        let finished = || {
+            self.shared
+                .metrics
+                .recent(usize::MAX)
+                .into_iter()
+                .find(|e| e.id == id)
+                .map(|e| crate::TaskStatus::resolved(&e))
+        };
+        if let Some(s) = running().or_else(finished) {
+            return Some(s);
+        }
+        let control = &self.shared.control;
+        let found = std::cell::Cell::new(None);
+        let _ = self.sweep(
+            |m| {
+                if m.id == id {
+                    let paused = control.is_paused() || control.is_op_paused(m.op);
+                    found.set(Some(crate::TaskStatus::waiting(m, paused)));
+                }
+                false
+            },
+            1,
+        );
+        // Not queued: it may have started or finished during the sweep.
+        found.into_inner().or_else(running).or_else(finished)
+    }
+
     fn sweep(&self, pick: impl Fn(&Meta) -> bool, limit: usize) -> usize {
         let shared = &*self.shared;
         let movers = || crate::control::moves::Movers {

@@ -377,9 +377,52 @@ fn a_waiter_expires_a_held_task_at_its_deadline() {
     spin_until("released", || gate.held() == 0 && gate.queued() == 0);
     assert_eq!(ran.load(SeqCst), 0, "an expired task ran");
     // Counted once, as expired, when the held list let go of it.
-    spin_until("counted", || gate.metrics().op("held-late").is_some_and(|m| m.expired == 1));
+    spin_until("counted", || {
+        gate.metrics().op("held-late").is_some_and(|m| m.expired == 1)
+    });
     let m = gate.metrics().op("held-late").unwrap();
     assert_eq!((m.submitted, m.completed, m.cancelled), (1, 0, 0));
+}
+
+#[test]
+fn status_by_id_finds_a_task_wherever_it_is() {
+    let gate = pool(1);
+    // Running: the only worker runs `blocker`, and publishes it.
+    let (release, blocker) = occupy(&gate);
+    let running = gate.status(blocker.id()).expect("a running task is found");
+    assert_eq!(
+        (running.op, running.state, running.worker),
+        ("blocker", TaskState::Running, Some(0))
+    );
+    // Queued behind it, then held once its op is paused.
+    let queued = gate.spawn(&Op::new("by-id"), || 5);
+    let s = gate.status(queued.id()).expect("a queued task is found");
+    assert_eq!((s.op, s.state, s.worker), ("by-id", TaskState::Queued, None));
+    assert!(s.queued.is_some() && s.started.is_none());
+    gate.pause_op("by-id");
+    assert_eq!(gate.status(queued.id()).map(|s| s.state), Some(TaskState::Held));
+    // The lookup takes nothing away: the task still runs once resumed.
+    gate.resume_op("by-id");
+    release.open();
+    get(blocker).unwrap();
+    let id = queued.id();
+    assert_eq!(get(queued), Ok(5));
+    // Finished: from the history, with ordered times.
+    let done = gate.status(id).expect("a finished task is in the history");
+    assert_eq!(
+        (done.op, done.state, done.worker),
+        ("by-id", TaskState::Finished, Some(0))
+    );
+    let (q, st, f) = (done.queued.unwrap(), done.started.unwrap(), done.finished.unwrap());
+    assert!(q <= st && st <= f);
+    // Cancelled by id, then looked up.
+    gate.pause();
+    let doomed = gate.spawn(&Op::new("by-id"), || 6);
+    assert!(gate.cancel(doomed.id()));
+    assert_eq!(gate.status(doomed.id()).map(|s| s.state), Some(TaskState::Cancelled));
+    gate.resume();
+    assert!(gate.status(u64::MAX).is_none());
+    assert!(gate.status(0).is_none());
 }
 
 #[test]

@@ -112,7 +112,11 @@ fn cancel_by_id_misses_nothing_a_worker_holds() {
                 Err(e) => panic!("unexpected {e:?}"),
             }
         }
-        assert_eq!(round.late.load(Ordering::SeqCst), 0, "a task cancel missed started after it");
+        assert_eq!(
+            round.late.load(Ordering::SeqCst),
+            0,
+            "a task cancel missed started after it"
+        );
         cancelled_total += cancelled.len();
     }
     assert!(cancelled_total > 0, "the cancels raced the workers");

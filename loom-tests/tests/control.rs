@@ -184,7 +184,12 @@ fn settled_drain_misses_no_task_in_hand() {
                 None => m.abandon(began),
             }
         });
-        let (c, l, m, rr) = (Arc::clone(&control), Arc::clone(&lanes), Arc::clone(&mover), runs.clone());
+        let (c, l, m, rr) = (
+            Arc::clone(&control),
+            Arc::clone(&lanes),
+            Arc::clone(&mover),
+            runs.clone(),
+        );
         let drainer = thread::spawn(move || {
             let drained = c.drain_settled(&l, &[&m], |t| l.push_injector(Weight::Medium, t));
             (drained, rr.get())

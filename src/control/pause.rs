@@ -122,7 +122,9 @@ impl Control {
     /// A resume moves held tasks back to the queues, which a sweep must not miss:
     /// the two never overlap (`sweep.rs`).
     pub(super) fn lock_sweeps(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.sweep_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.sweep_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Pauses one op. Returns false if it was already paused.

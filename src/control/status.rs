@@ -106,6 +106,58 @@ impl TaskStatus {
     }
 }
 
+impl TaskStatus {
+    /// A task found queued by a sweep (`Handle::status`); `held` if its op or the
+    /// pool is paused (the sweep took it out of whichever list it was in).
+    pub(crate) fn waiting(meta: &crate::task::Meta, held: bool) -> TaskStatus {
+        TaskStatus {
+            id: meta.id,
+            op: meta.op.name(),
+            state: if held { TaskState::Held } else { TaskState::Queued },
+            worker: None,
+            queued: crate::clock::instant(meta.times.queued),
+            started: None,
+            finished: None,
+        }
+    }
+
+    /// A task a worker publishes as running (`Handle::status`).
+    pub(crate) fn running(id: u64, op: crate::registry::OpId, worker: usize) -> TaskStatus {
+        TaskStatus {
+            id,
+            op: op.name(),
+            state: TaskState::Running,
+            worker: Some(worker),
+            queued: None,
+            started: None,
+            finished: None,
+        }
+    }
+
+    /// A resolved task, from the execution history (`Handle::status`).
+    pub(crate) fn resolved(e: &crate::metrics::Execution) -> TaskStatus {
+        let finished = crate::clock::instant(e.finished_raw);
+        let ran = matches!(e.outcome, Outcome::Completed | Outcome::Panicked);
+        let started = finished.filter(|_| ran).and_then(|f| f.checked_sub(e.ran_for));
+        let queued = started.or(finished).and_then(|t| t.checked_sub(e.queued_for));
+        TaskStatus {
+            id: e.id,
+            op: crate::registry::OpId::lookup(&e.op).map_or("", |op| op.name()),
+            state: match e.outcome {
+                Outcome::Completed => TaskState::Finished,
+                Outcome::Panicked => TaskState::Panicked,
+                Outcome::Cancelled => TaskState::Cancelled,
+                Outcome::Expired => TaskState::Expired,
+                Outcome::Shutdown => TaskState::Shutdown,
+            },
+            worker: e.worker,
+            queued,
+            started,
+            finished,
+        }
+    }
+}
+
 /// Cancels one task from anywhere: `Clone + Send + Sync`, from
 /// [`Token::abort_handle`](crate::Token::abort_handle). It keeps the task's header
 /// alive (not its result, which only the token reads).

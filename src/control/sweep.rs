@@ -76,7 +76,11 @@ fn settle(movers: &dyn Fn() -> Movers) -> Movers {
     loop {
         yield_now();
         let now = movers();
-        let moved_on = first.workers.iter().zip(&now.workers).all(|(a, b)| a & 1 == 0 || a != b)
+        let moved_on = first
+            .workers
+            .iter()
+            .zip(&now.workers)
+            .all(|(a, b)| a & 1 == 0 || a != b)
             && (first.storage.0 == first.storage.1 || now.storage.1 >= first.storage.0);
         if moved_on {
             return now;

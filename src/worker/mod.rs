@@ -45,6 +45,11 @@ pub(crate) struct WorkerInfo {
     /// Announces the tasks this worker holds between a queue and their claim, for
     /// exact drains and cancels (`control/moves.rs`).
     pub(crate) mover: crate::control::moves::Mover,
+    /// The id and op of the task this worker runs now (innermost when nested; 0:
+    /// none), for `Handle::status(id)`. Single writer, Relaxed: a lookup re-reads
+    /// the id after the op to see a consistent pair.
+    running_id: crate::sync::AtomicU64,
+    running_op: crate::sync::AtomicU64,
 }
 
 /// A snapshot of one worker's activity, from [`Handle::worker_stats`](crate::Handle::worker_stats).
@@ -69,7 +74,18 @@ impl WorkerInfo {
             pinned: AtomicBool::new(false),
             busy: AtomicBool::new(false),
             mover: crate::control::moves::Mover::new(),
+            running_id: crate::sync::AtomicU64::new(0),
+            running_op: crate::sync::AtomicU64::new(0),
         }
+    }
+
+    /// The op of task `id` if this worker is running it now.
+    pub(crate) fn running(&self, id: u64) -> Option<crate::registry::OpId> {
+        if self.running_id.load(Ordering::Relaxed) != id {
+            return None;
+        }
+        let op = self.running_op.load(Ordering::Relaxed);
+        (self.running_id.load(Ordering::Relaxed) == id).then(|| crate::registry::OpId::from_index(op as u32))
     }
 
     /// Whether the worker is running a task (a placement hint; may be stale).
@@ -539,13 +555,34 @@ impl WorkerCtx {
 /// It is also where a claimed task starts running, so a worker's take ends here
 /// (`control/moves.rs`): a sweep need not wait for the run.
 pub(crate) fn as_current<R>(task: NonNull<Header>, f: impl FnOnce() -> R) -> R {
-    with_ctx(|ctx| match ctx {
-        Some(ctx) => ctx.end_take(),
-        None => crate::storage::claimed_here(),
+    // SAFETY: the caller runs `task`, holding a reference.
+    let meta = &unsafe { task.as_ref() }.meta;
+    let info = with_ctx(|ctx| match ctx {
+        Some(ctx) => {
+            ctx.end_take();
+            let info: &WorkerInfo = &ctx.shared.workers[ctx.index];
+            let prev = (
+                info.running_id.load(Ordering::Relaxed),
+                info.running_op.load(Ordering::Relaxed),
+            );
+            info.running_op.store(meta.op.index() as u64, Ordering::Relaxed);
+            info.running_id.store(meta.id, Ordering::Relaxed);
+            Some((info as *const WorkerInfo, prev))
+        }
+        None => {
+            crate::storage::claimed_here();
+            None
+        }
     });
     let prev = CURRENT_TASK.with(|c| c.replace(Some(task)));
     let result = f();
     CURRENT_TASK.with(|c| c.set(prev));
+    if let Some((info, (id, op))) = info {
+        // SAFETY: the worker's `Shared` (and its `workers`) outlives its thread's tasks.
+        let info = unsafe { &*info };
+        info.running_id.store(id, Ordering::Relaxed);
+        info.running_op.store(op, Ordering::Relaxed);
+    }
     result
 }
 
