@@ -9,11 +9,12 @@
 //! - **Paused ops**: the core answers `is_op_paused(name)` but does not list paused
 //!   ops, so the page lists the paused ops among the ops that have metrics (an op
 //!   paused before any task of it was spawned is not listed until it has one).
-//! - **Status by id**: the core reads a task's status only through its `Token` or
-//!   `AbortHandle`, not by id. [`Pool::status`] here searches the newest
-//!   [`HISTORY`] entries of the execution history, so it finds *resolved* tasks only
-//!   (completed, panicked, cancelled, expired, shut down). A queued or running task,
-//!   an id never spawned, and one older than the history all answer "not found".
+//! - **Status by id**: [`Handle::status`](tokengate::Handle::status) finds a task
+//!   wherever it is: queued or held (a sweep of the queues), running (published by
+//!   its worker), or resolved and still in the execution history. An id never
+//!   spawned, and one resolved longer ago than the history reaches, answer
+//!   "not found". Times are shown as "queued for" (so far, or until it started) and
+//!   "ran for" (so far, or in all).
 
 use crate::view::*;
 use std::time::Duration;
@@ -21,8 +22,34 @@ use tokengate::{Execution, Handle, StorageSpeed, Weight};
 
 /// How many executions the page lists.
 const RECENT: usize = 50;
-/// How many executions the history download holds and the status lookup searches.
+/// How many executions the history download holds.
 pub(crate) const HISTORY: usize = 1024;
+
+/// A status as the page shows it; states named as the history's outcomes.
+fn task_view(s: &tokengate::TaskStatus) -> TaskView {
+    use tokengate::TaskState;
+    let now = std::time::Instant::now();
+    let state = match s.state {
+        TaskState::Queued => "queued",
+        TaskState::Held => "held",
+        TaskState::Running => "running",
+        TaskState::Finished => "completed",
+        TaskState::Panicked => "panicked",
+        TaskState::Cancelled => "cancelled",
+        TaskState::Expired => "expired",
+        TaskState::Shutdown => "shutdown",
+        _ => "unknown",
+    };
+    let queued_until = s.started.or(s.finished).unwrap_or(now);
+    TaskView {
+        id: s.id,
+        op: s.op.to_string(),
+        state: state.to_string(),
+        worker: s.worker,
+        queued_for_us: s.queued.map(|q| us(queued_until.saturating_duration_since(q))),
+        ran_for_us: s.started.map(|st| us(s.finished.unwrap_or(now).saturating_duration_since(st))),
+    }
+}
 
 fn us(d: Duration) -> u64 {
     d.as_micros().min(u128::from(u64::MAX)) as u64
@@ -180,20 +207,9 @@ impl Pool for Handle {
         Ok(Handle::cancel(self, id))
     }
 
-    /// Resolved tasks only, from the history (see the module docs).
+    /// Wherever the task is (see the module docs).
     fn status(&self, id: u64) -> Result<Option<TaskView>, ControlError> {
-        Ok(self
-            .recent_executions(HISTORY)
-            .iter()
-            .find(|e| e.id == id)
-            .map(|e| TaskView {
-                id: e.id,
-                op: e.op.clone(),
-                state: e.outcome.as_str().to_string(),
-                worker: e.worker,
-                queued_for_us: Some(us(e.queued_for)),
-                ran_for_us: Some(us(e.ran_for)),
-            }))
+        Ok(Handle::status(self, id).map(|s| task_view(&s)))
     }
 
     fn set_storage_limit(&self, tier: &str, limit: usize) -> Result<(), ControlError> {
@@ -232,11 +248,17 @@ mod tests {
         let s = Pool::status(&h, id).unwrap().unwrap();
         assert_eq!((s.op.as_str(), s.state.as_str()), ("held", "cancelled"));
         assert_eq!(Pool::status(&h, u64::MAX), Ok(None));
+        // A queued (held) task is found too, not only resolved ones.
+        let held = gate.spawn(&op, || 2);
+        let s = Pool::status(&h, held.id()).unwrap().unwrap();
+        assert_eq!((s.op.as_str(), s.state.as_str()), ("held", "held"));
+        assert!(s.queued_for_us.is_some() && s.ran_for_us.is_none());
         Pool::pause_op(&h, "held").unwrap();
         assert_eq!(Pool::snapshot(&h).paused_ops, vec!["held".to_string()]);
         Pool::resume_op(&h, "held").unwrap();
         Pool::resume(&h).unwrap();
         assert!(!h.is_paused());
+        assert_eq!(held.wait(), Ok(2));
         assert_eq!(gate.spawn(&op, || 5).wait(), Ok(5));
         Pool::set_storage_limit(&h, "fast", 64).unwrap();
         assert_eq!(h.storage_stats()[StorageSpeed::Fast as usize].limit, 64);
@@ -250,11 +272,11 @@ mod tests {
         ));
         let snap = Pool::snapshot(&h);
         let held = snap.ops.iter().find(|o| o.name == "held").unwrap();
-        assert_eq!((held.submitted, held.completed, held.cancelled), (12, 1, 11));
+        assert_eq!((held.submitted, held.completed, held.cancelled), (13, 2, 11));
         assert_eq!(snap.storage.len(), 4);
         assert!(snap.workers[0].busy_us.is_some());
         assert!(Pool::prometheus(&h).contains("tokengate_tasks_submitted_total{op=\"held\""));
         let history: serde_json::Value = serde_json::from_str(&Pool::history_json(&h)).unwrap();
-        assert_eq!(history.as_array().unwrap().len(), 12);
+        assert_eq!(history.as_array().unwrap().len(), 13);
     }
 }

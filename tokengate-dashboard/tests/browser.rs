@@ -343,6 +343,15 @@ async fn the_page_shows_a_live_pool_and_operates_it() {
     let id = victim.id();
     let input = c.find(Locator::Id("task-id")).await.unwrap();
     input.send_keys(&id.to_string()).await.unwrap();
+    // Looked up while it waits: a held task is found (not only resolved ones).
+    c.find(Locator::Id("btn-status")).await.unwrap().click().await.unwrap();
+    wait_for("the held status reply", || async {
+        text(&c, "#task-result")
+            .await
+            .filter(|t| t.contains("\"state\": \"held\""))
+            .map(|_| ())
+    })
+    .await;
     c.find(Locator::Id("btn-cancel")).await.unwrap().click().await.unwrap();
     let expect = format!("task {id} cancelled");
     wait_for("the cancel reply", || async {
