@@ -199,19 +199,85 @@ fn batch_rate(gate: &Handle, ops: &Ops, n: u64) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// `--cost`: the same batch without the dashboard, then with it serving a live stream
-/// to one client (a raw HTTP connection reading the event stream), three times each,
-/// interleaved; prints the best of each.
+/// `--cost`: the same batch without the dashboard and with it serving a live stream
+/// to one client (a raw HTTP connection reading the event stream), `REPS` times
+/// each, interleaved rep by rep (the order alternating), so that drift on a shared
+/// machine hits both alike; prints median, min and max of each and the ratio of
+/// medians. Then the page's own CPU use with the pool idle: the process's CPU time
+/// over a few seconds with the stream open against without.
 fn cost(workers: Option<usize>, n: u64) {
-    use std::io::{Read, Write};
+    const REPS: usize = 11;
     let gate = build(workers);
     let ops = ops();
     let h = gate.handle();
     batch_rate(&h, &ops, n); // warm-up
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    for rep in 0..REPS {
+        for dashboard in [rep % 2 == 0, rep % 2 == 1] {
+            if dashboard {
+                let live = LiveStream::open(&gate);
+                with.push(batch_rate(&h, &ops, n));
+                live.close();
+            } else {
+                without.push(batch_rate(&h, &ops, n));
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&ops.dir);
-    let (mut without, mut with) = (0f64, 0f64);
-    for _ in 0..3 {
-        without = without.max(batch_rate(&h, &ops, n));
+    let (w, d) = (spread(&mut without), spread(&mut with));
+    println!("batch of {n} tasks, {REPS} reps each, interleaved; tasks/s median (min..max)");
+    println!("  without dashboard: {:>10.0} ({:.0}..{:.0})", w.0, w.1, w.2);
+    println!(
+        "  with dashboard:    {:>10.0} ({:.0}..{:.0})  one live stream open, 1 update/s",
+        d.0, d.1, d.2
+    );
+    println!("  ratio of medians with/without: {:.3}", d.0 / w.0);
+    // Idle: what the page itself burns.
+    let idle = Duration::from_secs(3);
+    let base = cpu_share(idle);
+    let live = LiveStream::open(&gate);
+    let page = cpu_share(idle);
+    live.close();
+    println!(
+        "idle pool, process CPU: {:.2}% of a core without the page, {:.2}% with a live stream",
+        base * 100.0,
+        page * 100.0
+    );
+}
+
+/// Median, min and max.
+fn spread(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+/// The share of one core this process used over `span` (user + system time).
+fn cpu_share(span: Duration) -> f64 {
+    let cpu = || {
+        let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
+        // SAFETY: `getrusage` fills the struct it is given.
+        let ru = unsafe {
+            libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr());
+            ru.assume_init()
+        };
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+        t(ru.ru_utime) + t(ru.ru_stime)
+    };
+    let (c0, t0) = (cpu(), Instant::now());
+    std::thread::sleep(span);
+    (cpu() - c0) / t0.elapsed().as_secs_f64()
+}
+
+/// A dashboard serving one live event-stream client, for `--cost`.
+struct LiveStream {
+    dash: tokengate_dashboard::RunningDashboard,
+    reader: std::thread::JoinHandle<usize>,
+}
+
+impl LiveStream {
+    /// Starts the dashboard and returns once its stream has sent its first update.
+    fn open(gate: &Coordinator) -> LiveStream {
+        use std::io::Read;
         let dash = Dashboard::new(gate.handle())
             .bind("127.0.0.1:0")
             .start()
@@ -238,18 +304,17 @@ fn cost(workers: Option<usize>, n: u64) {
             }
             got
         });
-        // Measure only once the stream is live.
         first_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("the live stream answered");
-        with = with.max(batch_rate(&h, &ops, n));
-        dash.stop();
-        let bytes = reader.join().expect("reader");
+        LiveStream { dash, reader }
+    }
+
+    fn close(self) {
+        self.dash.stop();
+        let bytes = self.reader.join().expect("reader");
         assert!(bytes > 0, "the live stream sent nothing");
     }
-    println!("batch throughput without dashboard: {without:>12.0} tasks/s");
-    println!("batch throughput with dashboard:    {with:>12.0} tasks/s (one live stream open, 1 update/s)");
-    println!("ratio with/without: {:.3}", with / without);
 }
 
 fn main() {

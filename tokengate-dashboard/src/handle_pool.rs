@@ -47,7 +47,9 @@ fn task_view(s: &tokengate::TaskStatus) -> TaskView {
         state: state.to_string(),
         worker: s.worker,
         queued_for_us: s.queued.map(|q| us(queued_until.saturating_duration_since(q))),
-        ran_for_us: s.started.map(|st| us(s.finished.unwrap_or(now).saturating_duration_since(st))),
+        ran_for_us: s
+            .started
+            .map(|st| us(s.finished.unwrap_or(now).saturating_duration_since(st))),
     }
 }
 
