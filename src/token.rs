@@ -214,7 +214,18 @@ impl<T> Token<T> {
     /// [`Op::deadline`](crate::Op::deadline) that has not started when its deadline
     /// passes is resolved `Expired` here, by its waiter, wherever it waits (a queue, a
     /// held list of a paused op): the waiter does not wait for a worker to meet it.
+    #[inline]
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        let header = self.header();
+        if header.meta.deadline_ns == 0 {
+            return crate::worker::wait_until_done(header, deadline);
+        }
+        self.wait_expiring(deadline)
+    }
+
+    /// [`wait_until`](Token::wait_until) for a task with a deadline.
+    #[cold]
+    fn wait_expiring(&self, deadline: Option<Instant>) -> bool {
         let header = self.header();
         let Some(mut expires) = crate::control::expires_at(&header.meta) else {
             return crate::worker::wait_until_done(header, deadline);

@@ -45,12 +45,15 @@ pub(crate) struct WorkerInfo {
     /// Announces the tasks this worker holds between a queue and their claim, for
     /// exact drains and cancels (`control/moves.rs`).
     pub(crate) mover: crate::control::moves::Mover,
-    /// The id and op of the task this worker runs now (innermost when nested; 0:
-    /// none), for `Handle::status(id)`. Single writer, Relaxed: a lookup re-reads
-    /// the id after the op to see a consistent pair.
-    running_id: crate::sync::AtomicU64,
-    running_op: crate::sync::AtomicU64,
+    /// The task this worker runs now (innermost when nested; 0: none), for
+    /// `Handle::status(id)`: its id in the high 48 bits, its op (`MAX_OPS` is 2^16)
+    /// in the low 16, so one Relaxed store publishes both. Single writer.
+    running: crate::sync::AtomicU64,
 }
+
+/// `WorkerInfo::running`'s packing.
+const RUNNING_OP_BITS: u32 = 16;
+const _: () = assert!(crate::registry::MAX_OPS <= 1 << RUNNING_OP_BITS);
 
 /// A snapshot of one worker's activity, from [`Handle::worker_stats`](crate::Handle::worker_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,18 +77,18 @@ impl WorkerInfo {
             pinned: AtomicBool::new(false),
             busy: AtomicBool::new(false),
             mover: crate::control::moves::Mover::new(),
-            running_id: crate::sync::AtomicU64::new(0),
-            running_op: crate::sync::AtomicU64::new(0),
+            running: crate::sync::AtomicU64::new(0),
         }
     }
 
     /// The op of task `id` if this worker is running it now.
+    /// (An id is compared in its low 48 bits: two ids 2^48 apart would collide, far
+    /// beyond what a process spawns.)
     pub(crate) fn running(&self, id: u64) -> Option<crate::registry::OpId> {
-        if self.running_id.load(Ordering::Relaxed) != id {
-            return None;
-        }
-        let op = self.running_op.load(Ordering::Relaxed);
-        (self.running_id.load(Ordering::Relaxed) == id).then(|| crate::registry::OpId::from_index(op as u32))
+        let r = self.running.load(Ordering::Relaxed);
+        let mask = u64::MAX >> RUNNING_OP_BITS;
+        (r != 0 && r >> RUNNING_OP_BITS == id & mask)
+            .then(|| crate::registry::OpId::from_index((r & ((1 << RUNNING_OP_BITS) - 1)) as u32))
     }
 
     /// Whether the worker is running a task (a placement hint; may be stale).
@@ -128,6 +131,8 @@ pub(crate) struct WorkerSettings {
 pub(crate) struct WorkerCtx {
     index: usize,
     shared: Arc<Shared>,
+    /// `&shared.workers[index]`, without the index arithmetic on the hot path.
+    info: NonNull<WorkerInfo>,
     local: LocalLanes,
     tick: Cell<u32>,
     /// True while this worker holds a heavy permit (inside a heavy task).
@@ -202,6 +207,13 @@ impl WorkerCtx {
         self.index
     }
 
+    /// This worker's entry in `shared.workers`.
+    #[inline]
+    fn info(&self) -> &WorkerInfo {
+        // SAFETY: it points into `self.shared`, which this context keeps alive.
+        unsafe { self.info.as_ref() }
+    }
+
     /// The worker thread's body. `ready` is called once the worker is registered.
     pub(crate) fn run(
         shared: Arc<Shared>,
@@ -223,9 +235,11 @@ impl WorkerCtx {
         }
         shared.sleep.register(index, crate::sync::current());
         ready();
+        let info = NonNull::from(&**info);
         let ctx = WorkerCtx {
             index,
             shared,
+            info,
             local,
             tick: Cell::new(0),
             holding_heavy: Cell::new(false),
@@ -258,7 +272,7 @@ impl WorkerCtx {
                 },
             };
             // `busy` brackets the outermost task only (nested ones run inside it).
-            let info = &self.shared.workers[self.index];
+            let info = self.info();
             info.busy.store(true, Ordering::Relaxed);
             self.execute(found, None);
             info.busy.store(false, Ordering::Relaxed);
@@ -288,7 +302,7 @@ impl WorkerCtx {
     /// (`control/moves.rs`); what it takes stays announced until `end_take`.
     #[inline]
     pub(crate) fn taking<R>(&self, take: impl FnOnce() -> Option<R>) -> Option<R> {
-        let mover = &self.shared.workers[self.index].mover;
+        let mover = &self.info().mover;
         let began = mover.begin();
         let found = take();
         if found.is_none() {
@@ -300,7 +314,7 @@ impl WorkerCtx {
     /// Nothing taken is in hand any more: it was claimed, held, resolved or placed.
     #[inline]
     pub(crate) fn end_take(&self) {
-        self.shared.workers[self.index].mover.end();
+        self.info().mover.end();
     }
 
     fn heavy_access(&self, helping: bool) -> HeavyAccess<'_> {
@@ -554,19 +568,17 @@ impl WorkerCtx {
 ///
 /// It is also where a claimed task starts running, so a worker's take ends here
 /// (`control/moves.rs`): a sweep need not wait for the run.
+#[inline]
 pub(crate) fn as_current<R>(task: NonNull<Header>, f: impl FnOnce() -> R) -> R {
     // SAFETY: the caller runs `task`, holding a reference.
     let meta = &unsafe { task.as_ref() }.meta;
     let info = with_ctx(|ctx| match ctx {
         Some(ctx) => {
             ctx.end_take();
-            let info: &WorkerInfo = &ctx.shared.workers[ctx.index];
-            let prev = (
-                info.running_id.load(Ordering::Relaxed),
-                info.running_op.load(Ordering::Relaxed),
-            );
-            info.running_op.store(meta.op.index() as u64, Ordering::Relaxed);
-            info.running_id.store(meta.id, Ordering::Relaxed);
+            let info: &WorkerInfo = ctx.info();
+            let prev = info.running.load(Ordering::Relaxed);
+            info.running
+                .store(meta.id << RUNNING_OP_BITS | meta.op.index() as u64, Ordering::Relaxed);
             Some((info as *const WorkerInfo, prev))
         }
         None => {
@@ -577,11 +589,9 @@ pub(crate) fn as_current<R>(task: NonNull<Header>, f: impl FnOnce() -> R) -> R {
     let prev = CURRENT_TASK.with(|c| c.replace(Some(task)));
     let result = f();
     CURRENT_TASK.with(|c| c.set(prev));
-    if let Some((info, (id, op))) = info {
+    if let Some((info, prev)) = info {
         // SAFETY: the worker's `Shared` (and its `workers`) outlives its thread's tasks.
-        let info = unsafe { &*info };
-        info.running_id.store(id, Ordering::Relaxed);
-        info.running_op.store(op, Ordering::Relaxed);
+        unsafe { &*info }.running.store(prev, Ordering::Relaxed);
     }
     result
 }
