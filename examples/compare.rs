@@ -15,7 +15,7 @@
 //! - `--reps N`: repetitions per scenario (default 11, quick 5). The latency and idle
 //!   scenarios use fewer (they run for seconds each).
 //! - `--csv PATH`: where the results go (default `target/compare.csv`).
-//! - `--only a,b`: run only these scenarios: `idle`, `burst`, `pingpong`, `heavy`,
+//! - `--only a,b`: run only these scenarios: `idle`, `trickle`, `burst`, `pingpong`, `heavy`,
 //!   `bridge`, `fib`, `latency`, `io-mix` (its sleep and fsync variants; with
 //!   `--quick`, 400 CPU and 100 I/O tasks instead of 2,000 and 500).
 //!
@@ -340,6 +340,27 @@ fn main() {
         run_scenario(
             &mut table,
             "idle",
+            &[CPU],
+            idle_reps,
+            false,
+            vec![
+                ("tokengate", mk(IdlePeer::Tokengate)),
+                ("rayon", mk(IdlePeer::Rayon)),
+                ("tokio", mk(IdlePeer::Tokio)),
+                ("no pool", mk(IdlePeer::Nothing)),
+            ],
+        );
+    }
+
+    // 7b. trickle: one tiny task every 10 ms from outside (issue 15: under 1%).
+    if wants("trickle") {
+        const CPU: Metric = metric("trickle CPU", "% core", Goal::Low, false);
+        let mk = |p: IdlePeer| -> Box<dyn FnMut() -> Vec<(&'static str, f64)>> {
+            Box::new(move || vec![(CPU.name, trickle(p, idle_window))])
+        };
+        run_scenario(
+            &mut table,
+            "trickle",
             &[CPU],
             idle_reps,
             false,

@@ -75,3 +75,52 @@ pub fn idle(peer: IdlePeer, window: Duration) -> f64 {
         }
     }
 }
+
+/// One tiny task every 10 ms, submitted from this (outside) thread and waited for,
+/// for `window`: the process CPU used, in % of one core (issue 15: under 1%). What a
+/// pool burns between the tasks (spinning before parking) shows here; the tasks
+/// themselves cost microseconds.
+pub fn trickle(peer: IdlePeer, window: Duration) -> f64 {
+    let period = Duration::from_millis(10);
+    let run = |submit: &mut dyn FnMut()| {
+        submit(); // warm
+        let c0 = process_cpu();
+        let t0 = Instant::now();
+        let mut next = t0;
+        while t0.elapsed() < window {
+            submit();
+            next += period;
+            if let Some(d) = next.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+        }
+        let used = process_cpu().saturating_sub(c0);
+        100.0 * used.as_secs_f64() / t0.elapsed().as_secs_f64()
+    };
+    match peer {
+        IdlePeer::Nothing => run(&mut || {
+            std::hint::black_box(spin(100));
+        }),
+        IdlePeer::Tokengate => {
+            let gate = tokengate(0);
+            let op = Op::new("trickle");
+            let pct = run(&mut || {
+                gate.spawn(&op, || spin(100)).wait().expect("trickle task");
+            });
+            gate.shutdown();
+            pct
+        }
+        IdlePeer::Rayon => {
+            let pool = rayon_pool();
+            run(&mut || {
+                std::hint::black_box(pool.install(|| spin(100)));
+            })
+        }
+        IdlePeer::Tokio => {
+            let rt = tokio_mt();
+            run(&mut || {
+                rt.block_on(rt.spawn(async { spin(100) })).expect("trickle task");
+            })
+        }
+    }
+}
