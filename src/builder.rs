@@ -279,7 +279,7 @@ impl Builder {
         let (lanes, locals) = SharedLanes::new(n);
         let metrics = Metrics::new(n, self.metrics, self.history);
         let mut shared = Shared::new(lanes, n, n - reserved, Arc::clone(&storage), metrics);
-        shared.control = crate::control::Control::new(self.max_queued);
+        shared.control = crate::control::Control::new(self.max_queued, self.help_policy == HelpPolicy::OwnLanes);
         let shared = Arc::new(shared);
         // Storage hook: `tokengate::spawn` inside a storage task finds this pool.
         storage.set_owner(Arc::as_ptr(&shared).cast());

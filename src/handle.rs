@@ -423,7 +423,7 @@ impl Handle {
         };
         let mut pass = |limit: usize| {
             let mut resolved = shared.control.sweep(
-                |f| shared.lanes.take_all(f),
+                |f| shared.lanes.take_all(shared.control.keep_on_worker, f),
                 &pick,
                 limit,
                 &|t| shared.metrics.resolve(t, TaskError::Cancelled, None),

@@ -158,9 +158,12 @@ impl SharedLanes {
     }
 
     /// Control plane (`control/sweep.rs`): takes every task out of every queue, with
-    /// the worker it is pinned to for pinned lanes and inboxes. The caller must not
-    /// push back into these queues from `f` (it collects and requeues afterwards).
-    pub(crate) fn take_all(&self, f: &mut dyn FnMut(TaskRef, Option<usize>)) {
+    /// the worker it is pinned to for pinned lanes and inboxes, and, if `keep`, for a
+    /// worker's own stealable lanes too (under `HelpPolicy::OwnLanes` a waiting task's
+    /// children and `join` stack jobs must come back where their waiter looks). The
+    /// caller must not push back into these queues from `f` (it collects and requeues
+    /// afterwards).
+    pub(crate) fn take_all(&self, keep: bool, f: &mut dyn FnMut(TaskRef, Option<usize>)) {
         for q in &self.injector {
             while let Some(task) = retry(|| q.steal()) {
                 f(task, None);
@@ -169,7 +172,7 @@ impl SharedLanes {
         for (w, r) in self.remote.iter().enumerate() {
             for s in &r.stealers {
                 while let Some(task) = retry(|| s.steal()) {
-                    f(task, None);
+                    f(task, keep.then_some(w));
                 }
             }
             while let Some(task) = retry(|| r.pinned.steal()) {

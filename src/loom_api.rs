@@ -329,7 +329,7 @@ pub struct Control(crate::control::Control);
 
 impl Default for Control {
     fn default() -> Self {
-        Control(crate::control::Control::new(None))
+        Control(crate::control::Control::new(None, false))
     }
 }
 
@@ -366,7 +366,7 @@ impl Control {
         let requeue = |t, _| requeue(QueuedTask::found(t));
         let mut pass = |limit| {
             self.0.sweep(
-                |f| lanes.0.take_all(f),
+                |f| lanes.0.take_all(false, f),
                 |_| true,
                 limit,
                 &|t| t.abort_then(crate::TaskError::Cancelled, |_, _| ()),
@@ -379,7 +379,7 @@ impl Control {
     /// how many.
     pub fn drain(&self, lanes: &Lanes, requeue: impl Fn(QueuedTask)) -> usize {
         self.0.sweep(
-            |f| lanes.0.take_all(f),
+            |f| lanes.0.take_all(false, f),
             |_| true,
             usize::MAX,
             &|t| t.abort_then(crate::TaskError::Cancelled, |_, _| ()),

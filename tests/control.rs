@@ -426,6 +426,40 @@ fn status_by_id_finds_a_task_wherever_it_is() {
 }
 
 #[test]
+fn sweeps_under_own_lanes_give_children_back_to_their_waiter() {
+    // Under `HelpPolicy::OwnLanes` a waiting task runs only its own lanes' work: a
+    // sweep (here a status lookup) must put its child back there, not on the
+    // injector, or the wait never ends on one worker.
+    let gate = Coordinator::builder()
+        .workers(1)
+        .help_policy(tokengate::HelpPolicy::OwnLanes)
+        .build()
+        .unwrap();
+    let h = gate.handle();
+    let parent = gate.spawn(&Op::new("parent"), move || {
+        let child = tokengate::spawn(&Op::new("child"), || 3);
+        let seen = h.status(child.id()).map(|s| s.state);
+        assert_eq!(seen, Some(TaskState::Queued));
+        assert_eq!(h.drain_op("nothing-queued"), 0);
+        child.wait().unwrap()
+    });
+    assert_eq!(get(parent), Ok(3));
+}
+
+#[test]
+fn status_by_id_of_a_task_cancelled_in_its_queue() {
+    let gate = pool(1);
+    gate.pause();
+    let t = gate.spawn(&Op::new("cancelled-in-queue"), || ());
+    spin_until("held", || gate.held() == 1);
+    assert!(t.cancel());
+    // Still in the held list (no worker met it), but resolved.
+    assert_eq!(gate.status(t.id()).map(|s| s.state), Some(TaskState::Cancelled));
+    gate.resume();
+    assert_eq!(get(t), Err(TaskError::Cancelled));
+}
+
+#[test]
 fn status_moves_through_its_states_with_ordered_times() {
     let gate = pool(1);
     let (release, blocker) = occupy(&gate);

@@ -73,16 +73,21 @@ pub(crate) struct Control {
     /// own movers: a resume moves held tasks back to the queues). Never taken on a
     /// hot path.
     sweep_lock: std::sync::Mutex<()>,
+    /// Sweeps give a worker's own-lane tasks back to that worker (its inbox), not to
+    /// the injector: under `HelpPolicy::OwnLanes` a waiter only looks there.
+    pub(crate) keep_on_worker: bool,
 }
 
 impl Control {
-    pub(crate) fn new(max_queued: Option<usize>) -> Control {
+    /// `keep_on_worker`: the pool's `HelpPolicy` is `OwnLanes` (see `sweep_target`).
+    pub(crate) fn new(max_queued: Option<usize>, keep_on_worker: bool) -> Control {
         Control {
             active: CachePadded::new(AtomicUsize::new(0)),
             ops: OpTable::new(),
             has_ops: AtomicBool::new(false),
             admission: max_queued.map(Admission::leak),
             sweep_lock: std::sync::Mutex::new(()),
+            keep_on_worker,
         }
     }
 

@@ -36,19 +36,20 @@
 //! way for what it found, and after `MAX_PASSES` unsettled passes the sweep stops
 //! (the documented limit of `Handle::drain`).
 //!
-//! ORDERING (the whole protocol): the worker's `begin` is a Relaxed store followed,
-//! in the same thread, by the take itself, which in crossbeam-deque is always a
-//! `SeqCst` read-modify-write or a `SeqCst` fence (`Worker::pop`, `Stealer::steal*`,
-//! `Injector::steal*`). A sweep's take attempts are `SeqCst` read-modify-writes too,
+//! ORDERING (the whole protocol): the worker's `begin` is a Relaxed store and a
+//! Release fence, followed in the same thread by the take itself, which writes the
+//! queue's indices (a `SeqCst` read-modify-write for steals and the last element of
+//! a lane; a Relaxed store of `back` for an owner's pop of a non-last element). A
+//! sweep's take attempts read those indices with Acquire loads or read-modify-writes,
 //! and the sweep issues a `SeqCst` fence before it reads the movers. If the sweep's
-//! pass missed a task because the worker's take came first, the worker's take
-//! precedes the sweep's fence in the single total order, so the sweep's read sees
-//! the odd value (or a later one). `end` is a Release store after the claim or the
+//! pass missed a task because the worker's take came first, the sweep read an index
+//! the take wrote (or a later one), which synchronises with the fence, so the
+//! sweep's read of the mover sees the odd value (or a later one). `end` is a Release store after the claim or the
 //! push; the sweep's reads are Acquire, so a sweep that sees the new even value
 //! also sees the task's claim or its new queue. A cheaper `begin` (no fence of our
 //! own on the hot path) is why the take's own fence is relied on.
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{fence, AtomicU64, Ordering};
 
 /// The most passes one sweep makes before it stops waiting for the pool to settle.
 pub(crate) const MAX_PASSES: usize = 64;
@@ -71,6 +72,11 @@ impl Mover {
         let s = self.seq.load(Ordering::Relaxed);
         if s & 1 == 0 {
             self.seq.store(s + 1, Ordering::Relaxed);
+            // ORDERING: Release fence: the take that follows writes the queue's
+            // indices (a crossbeam `Worker::pop` of a non-last task only stores
+            // `back`, Relaxed); a sweep's steal that reads them (Acquire) then also
+            // sees this odd value. No instruction on x86.
+            fence(Ordering::Release);
             true
         } else {
             false

@@ -109,15 +109,26 @@ impl TaskStatus {
 impl TaskStatus {
     /// A task found queued by a sweep (`Handle::status`); `held` if its op or the
     /// pool is paused (the sweep took it out of whichever list it was in).
+    /// A task resolved without running while it waited (its token's cancel, its
+    /// waiter's expiry) is still in its queue until a worker meets it: it reads as
+    /// resolved, from its outcome.
     pub(crate) fn waiting(meta: &crate::task::Meta, held: bool) -> TaskStatus {
+        let finished = meta.times.finished.load(StdOrdering::Relaxed);
+        let state = match (finished != 0).then(|| meta.outcome.get(true)).flatten() {
+            Some(Outcome::Cancelled) => TaskState::Cancelled,
+            Some(Outcome::Expired) => TaskState::Expired,
+            Some(Outcome::Shutdown) => TaskState::Shutdown,
+            _ if held => TaskState::Held,
+            _ => TaskState::Queued,
+        };
         TaskStatus {
             id: meta.id,
             op: meta.op.name(),
-            state: if held { TaskState::Held } else { TaskState::Queued },
+            state,
             worker: None,
             queued: crate::clock::instant(meta.times.queued),
             started: None,
-            finished: None,
+            finished: crate::clock::instant(finished),
         }
     }
 

@@ -85,7 +85,7 @@ impl Shared {
             metrics,
             state: AtomicUsize::new(OPEN),
             terminate: AtomicBool::new(false),
-            control: Control::new(None),
+            control: Control::new(None, false),
         }
     }
 
