@@ -80,11 +80,13 @@ pub(crate) struct Times {
 
 impl Times {
     /// The times of a task queued now.
+    #[inline]
     pub(crate) fn queued_now() -> Times {
         Times::queued_at(crate::clock::now())
     }
 
     /// The times of a task queued at raw reading `queued` (0: not recorded).
+    #[inline]
     pub(crate) fn queued_at(queued: u64) -> Times {
         Times {
             queued,

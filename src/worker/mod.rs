@@ -12,6 +12,7 @@ use std::ptr::{self, NonNull};
 
 use crate::builder::HelpPolicy;
 use crate::coordinator::Shared;
+use crate::handle_refs::{HandleCredits, HANDLE_BATCH};
 use crate::lanes::{Found, HeavyAccess, Lane, LocalLanes};
 use crate::locality::Placement;
 use crate::op::Weight;
@@ -115,6 +116,8 @@ pub(crate) struct WorkerCtx {
     help_policy: HelpPolicy,
     /// How deep this worker's stack may get (issue 10, finding 4).
     stack: StackFloor,
+    /// This worker's cache of handle units (`handle_refs.rs`).
+    handle_units: HandleCredits,
 }
 
 /// Runs `f` with the current thread's worker context, if it is a worker of `shared`.
@@ -211,6 +214,7 @@ impl WorkerCtx {
             holding_heavy: Cell::new(false),
             help_policy: settings.help_policy,
             stack,
+            handle_units: HandleCredits::new(),
         };
         WORKER.with(|w| w.set(&ctx));
         let guard = AbortOnUnwind;
@@ -218,6 +222,39 @@ impl WorkerCtx {
         ctx.drain_own();
         std::mem::forget(guard);
         WORKER.with(|w| w.set(ptr::null()));
+        // Handles dropped from here on count directly; give the cached units back.
+        if ctx.handle_units.give_back(&ctx.shared.handles) {
+            // SAFETY: those were the last units, so the handles' group reference
+            // (`handle_refs.rs`) is dropped here, once; it is a strong count of this
+            // same `Arc`, so dropping a bitwise copy of `ctx.shared` releases it.
+            drop(unsafe { ptr::read(&ctx.shared) });
+        }
+    }
+
+    /// Handle hook (`handle_refs.rs`): a unit for a clone of one of this pool's
+    /// handles, from this worker's cache.
+    #[inline]
+    pub(crate) fn take_handle_unit(&self) {
+        self.handle_units.take(&self.shared.handles, HANDLE_BATCH);
+    }
+
+    /// Handle hook: the unit of a dropped handle of this pool goes back to the cache.
+    #[inline]
+    pub(crate) fn put_handle_unit(&self) {
+        self.handle_units.put(&self.shared.handles, HANDLE_BATCH);
+    }
+
+    /// `Handle::current`: a cached unit if there is one, else a new unit from this
+    /// worker's own strong reference (the count may be zero: `HandleCount::revive`).
+    pub(crate) fn current_handle(&self) -> crate::Handle {
+        if self.handle_units.try_take() {
+            // SAFETY: a bitwise copy standing for the group reference, which the
+            // unit just taken from the cache keeps alive (`handle_refs.rs`).
+            return crate::Handle {
+                shared: std::mem::ManuallyDrop::new(unsafe { ptr::read(&self.shared) }),
+            };
+        }
+        crate::Handle::adopt(Arc::clone(&self.shared))
     }
 
     fn main_loop(&self) {
