@@ -192,4 +192,25 @@ mod tests {
         drop(kept);
         assert!(weak.upgrade().is_none(), "Shared leaked after the last handle");
     }
+
+    /// On a worker, clones and drops of its pool's handle leave the shared count
+    /// alone (they use the worker's cache): the property issue 15 asks for.
+    #[test]
+    fn clones_on_a_worker_leave_the_count_alone() {
+        let gate = Coordinator::builder().workers(1).build().unwrap();
+        let h = gate.handle();
+        let unchanged = gate
+            .spawn(&Op::new("handle-units"), move || {
+                drop(h.clone()); // fills this worker's cache, if empty
+                let before = h.shared.handles.units();
+                let clones: Vec<Handle> = (0..super::HANDLE_BATCH / 2).map(|_| h.clone()).collect();
+                let during = h.shared.handles.units();
+                drop(clones);
+                (before, during, h.shared.handles.units())
+            })
+            .wait()
+            .unwrap();
+        assert_eq!(unchanged.0, unchanged.1, "a clone on a worker wrote the shared count");
+        assert_eq!(unchanged.0, unchanged.2, "a drop on a worker wrote the shared count");
+    }
 }

@@ -9,8 +9,8 @@
 //! counts.
 //!
 //! Mutations (each applied alone, then reverted), see README.md's table:
-//! - MH1 `HandleCount::sub`: the Acquire fence removed → H1 fails (*race*).
-//! - MH2 `HandleCredits::put`: returns `batch` units but keeps them cached (no
+//! - MU1 `HandleCount::sub`: the Acquire fence removed → H1 fails (*race*).
+//! - MU2 `HandleCredits::put`: returns `batch` units but keeps them cached (no
 //!   `self.held.set(held - batch)`) → H1 fails (*counts*).
 
 // The models need `--cfg tokengate_loom` (README.md); without it this file is empty.

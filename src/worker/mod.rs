@@ -121,16 +121,19 @@ pub(crate) struct WorkerCtx {
 }
 
 /// Runs `f` with the current thread's worker context, if it is a worker of `shared`.
+#[inline]
 pub(crate) fn with_ctx_of<R>(shared: &Shared, f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
     with_ctx(|ctx| f(ctx.filter(|c| ptr::eq(&*c.shared, shared))))
 }
 
 /// Runs `f` with the shared state of the pool whose worker runs this thread, if any.
+#[inline]
 pub(crate) fn with_current_shared<R>(f: impl FnOnce(Option<&Arc<Shared>>) -> R) -> R {
     with_ctx(|ctx| f(ctx.map(|c| &c.shared)))
 }
 
 /// Runs `f` with the worker context of the current thread, if it is a worker.
+#[inline]
 pub(crate) fn with_ctx<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
     let raw = WORKER.with(Cell::get);
     // SAFETY: `WORKER` is only non-null while `run` is on this thread's stack, with the
