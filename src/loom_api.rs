@@ -294,7 +294,7 @@ pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(Qu
     hand_off(QueuedTask::found(task));
     crate::worker::wait_until_done(&job.header, None);
     std::mem::forget(frame);
-    job.into_value()
+    job.take_value()
 }
 
 // ----- control plane (`control/`) -------------------------------------------------
