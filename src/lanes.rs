@@ -369,6 +369,7 @@ impl LocalLanes {
 
     /// Pushes onto this worker's own lane. Returns true if the lane was empty, in
     /// which case the caller must wake a parked worker (see `WorkerCtx::push_own`).
+    #[inline]
     pub(crate) fn push(&self, weight: Weight, task: TaskRef) -> bool {
         let lane = &self.deques[weight.index()];
         let was_empty = lane.is_empty();
@@ -383,6 +384,7 @@ impl LocalLanes {
 
     /// Pushes onto `lane`. Returns true if a stealable lane was empty (the caller
     /// must then wake a parked worker, as for `push`).
+    #[inline]
     pub(crate) fn push_to(&self, lane: Lane, task: TaskRef) -> bool {
         match lane {
             Lane::Pinned => {
@@ -394,6 +396,7 @@ impl LocalLanes {
     }
 
     /// Pops the newest task of `lane`.
+    #[inline]
     pub(crate) fn pop_from(&self, lane: Lane) -> Option<TaskRef> {
         match lane {
             Lane::Pinned => self.pinned.pop(),

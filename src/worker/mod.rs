@@ -462,6 +462,7 @@ impl WorkerCtx {
 
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
     /// are in `fork.rs`) and returns the lane, for `reclaim`.
+    #[inline]
     pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, heavy: bool) -> Lane {
         let lane = if pinned {
             Lane::Pinned
@@ -480,6 +481,7 @@ impl WorkerCtx {
     /// non-empty lane needs no wake either: the task already there obliges whoever
     /// parks next to look (its look sees the lane non-empty), and a searcher that
     /// finds other work re-checks for leftovers (sleep/README.md).
+    #[inline]
     pub(crate) fn push_own(&self, lane: Lane, task: TaskRef) {
         if self.local.push_to(lane, task) {
             // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
@@ -494,6 +496,7 @@ impl WorkerCtx {
     /// job itself, the reference is simply forgotten (the caller then runs the job's
     /// closure directly). Other work found there runs meanwhile; once the lane is
     /// empty, the job was stolen, and the wait continues as `Token::wait` does.
+    #[inline]
     pub(crate) fn reclaim(&self, job: &Header, lane: Lane) {
         while !job.is_done() {
             match self.local.pop_from(lane) {
