@@ -46,6 +46,7 @@ pub(crate) struct Meta {
 
 impl Meta {
     /// The metadata of a task spawned now (control fields: no deadline, no slot).
+    #[inline]
     pub(crate) fn new(id: u64, placement: Placement, weight: Weight, op: OpId, times: Times) -> Meta {
         Meta {
             id,

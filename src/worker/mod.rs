@@ -172,11 +172,13 @@ pub fn is_cancelled() -> bool {
 }
 
 /// The task running on this thread, if any (innermost, when nested by `wait()`).
+#[inline]
 pub(crate) fn current_task() -> Option<NonNull<Header>> {
     CURRENT_TASK.with(Cell::get)
 }
 
 /// Runs `f` with the placement of the task running on this thread, if any.
+#[inline]
 pub(crate) fn with_current_placement<R>(f: impl FnOnce(Option<&Placement>) -> R) -> R {
     let current = CURRENT_TASK.with(Cell::get);
     // SAFETY: as in `is_cancelled`: the running task is alive for the whole call.
@@ -541,6 +543,7 @@ impl WorkerCtx {
 /// Runs `f` (a task's closure) with `CURRENT_TASK` pointing at `task`, so that
 /// `is_cancelled` and domain inheritance see it. The pointer is set only while the
 /// closure runs: the task may be freed as soon as it completes.
+#[inline]
 pub(crate) fn as_current<R>(task: NonNull<Header>, f: impl FnOnce() -> R) -> R {
     let prev = CURRENT_TASK.with(|c| c.replace(Some(task)));
     let result = f();
