@@ -129,6 +129,7 @@ impl Handle {
     /// let squares: Vec<u64> = tokens.into_iter().map(|t| t.wait().unwrap()).collect();
     /// assert_eq!(squares[9], 81);
     /// ```
+    #[inline]
     pub fn spawn<K, F, T>(&self, op: &Op<K>, f: F) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,

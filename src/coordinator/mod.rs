@@ -195,6 +195,7 @@ impl Shared {
         }
     }
 
+    #[inline]
     pub(crate) fn spawn<F, T>(&self, op: OpId, tag: &Tag, weight: Weight, deadline_ns: u64, f: F) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -225,6 +226,7 @@ impl Shared {
         Ok(self.spawn_admitted(op, tag, weight, deadline_ns, f, Admit::Taken(taken)))
     }
 
+    #[inline]
     fn spawn_admitted<F, T>(
         &self,
         op: OpId,
