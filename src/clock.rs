@@ -7,14 +7,28 @@
 //! OS clock where it is not), and converts to [`Duration`] or [`Instant`] only when
 //! somebody reads a figure.
 //!
+//! **The inline read.** `quanta::Clock::raw` is an out-of-line call that matches on
+//! the clock's kind (about 27 instructions, plus the `OnceLock` check of [`clock`]),
+//! paid three times per task. On x86_64, when quanta's source is the TSC (checked
+//! once, at [`init`], by seeing its raw readings fall between two `rdtsc`s), [`now`]
+//! executes `rdtsc` itself: the very reading quanta would return, so `between` and
+//! `instant` convert it unchanged. Until `init` has run, and wherever the check
+//! fails, it calls quanta as before. `TSC` is a plain `std` atomic written once
+//! before any pool exists; it orders nothing (a stale `false` only takes the slow,
+//! equally valid path).
+//!
 //! A raw reading of 0 means "not recorded": readings taken after the clock's start
 //! are never 0, because [`now`] adds one tick.
 
 // Read by the control plane and metrics, which land next.
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// True once [`init`] has seen that quanta reads the TSC (module docs).
+static TSC: AtomicBool = AtomicBool::new(false);
 
 struct Clock {
     clock: quanta::Clock,
@@ -39,12 +53,44 @@ fn clock() -> &'static Clock {
 /// Calibrates the clock now (it can take a moment the first time), so the first task
 /// does not pay for it. Called when a pool is built.
 pub(crate) fn init() {
-    let _ = clock();
+    let c = clock();
+    if !TSC.load(Ordering::Relaxed) && quanta_reads_tsc(&c.clock) {
+        TSC.store(true, Ordering::Relaxed);
+    }
+}
+
+/// True if `clock`'s raw readings are TSC readings: each of a few falls between two
+/// `rdtsc`s taken around it. (Its other source, the OS clock in nanoseconds, would
+/// have to land in a window of a few dozen ticks of an unrelated counter each time.)
+#[cfg(target_arch = "x86_64")]
+fn quanta_reads_tsc(clock: &quanta::Clock) -> bool {
+    (0..3).all(|_| {
+        let before = rdtsc();
+        let raw = clock.raw();
+        let after = rdtsc();
+        before <= raw && raw <= after
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn quanta_reads_tsc(_: &quanta::Clock) -> bool {
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn rdtsc() -> u64 {
+    // SAFETY: `rdtsc` exists on every x86_64 CPU and has no preconditions.
+    unsafe { std::arch::x86_64::_rdtsc() }
 }
 
 /// A raw timestamp, never 0.
 #[inline]
 pub(crate) fn now() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if TSC.load(Ordering::Relaxed) {
+        return rdtsc() | 1;
+    }
     clock().clock.raw() | 1
 }
 

@@ -132,7 +132,7 @@ where
     let ra = catch_unwind(AssertUnwindSafe(a));
     ctx.reclaim(&job.header, lane);
     std::mem::forget(frame);
-    both(ra, job.into_result())
+    both(ra, job.take_result())
 }
 
 /// Both results, or the first panic (`a`'s wins if both panicked).
@@ -177,7 +177,7 @@ where
     // `frame` turns any unwind in between into an abort.
     run_from_outside(default_coordinator().shared(), unsafe { job.task_ref() }, &job.header);
     std::mem::forget(frame);
-    job.into_value()
+    job.take_value()
 }
 
 /// Runs the stack job of a `join` from outside the pool: queues it on the injector
@@ -311,7 +311,10 @@ where
     /// The joiner's result, once no queue or thief can reach the job: it was popped
     /// back or given back (then the closure runs now, on the joiner), resolved `DONE`,
     /// or never pushed.
-    pub(crate) fn into_result(self) -> Caught<T> {
+    ///
+    /// By reference, not by value: moving the job out of the joiner's frame would copy
+    /// the whole header (a `memcpy` per `join`); it is dropped in place afterwards.
+    pub(crate) fn take_result(&self) -> Caught<T> {
         // SAFETY: nobody else can reach the job any more (see above).
         match unsafe { self.take() } {
             Slot::Pending(f) => catch_unwind(AssertUnwindSafe(f)),
@@ -320,8 +323,8 @@ where
         }
     }
 
-    /// [`into_result`](Self::into_result), re-raising a panic.
-    pub(crate) fn into_value(self) -> T {
-        self.into_result().unwrap_or_else(|panic| resume_unwind(panic))
+    /// [`take_result`](Self::take_result), re-raising a panic.
+    pub(crate) fn take_value(&self) -> T {
+        self.take_result().unwrap_or_else(|panic| resume_unwind(panic))
     }
 }

@@ -13,16 +13,92 @@ use crate::sync::Arc;
 use crate::task::Meta;
 use crate::token::Token;
 use crate::worker::{self, WorkerStats};
+use std::mem::ManuallyDrop;
 
 /// A cheap, cloneable handle to a coordinator, for spawning from anywhere, including
 /// from inside tasks. It does not keep the workers alive: once the coordinator has
 /// shut down or been dropped, spawns through a handle resolve `Shutdown`.
-#[derive(Clone)]
+///
+/// Cloning or dropping a handle on one of its pool's workers writes no shared cache
+/// line: all handles share one strong reference to the pool, counted in units that
+/// each worker caches (`handle_refs.rs` documents the design and why it is sound).
+///
+/// ```
+/// use tokengate::{Coordinator, Handle, Op};
+/// fn fib(h: &Handle, n: u64) -> u64 {
+///     if n < 2 {
+///         return n;
+///     }
+///     let child = h.clone(); // takes a unit from this worker's cache
+///     let a = h.spawn(&Op::new("fib"), move || fib(&child, n - 1));
+///     fib(h, n - 2) + a.wait().unwrap()
+/// }
+/// let gate = Coordinator::builder().workers(2).build().unwrap();
+/// let h = gate.handle();
+/// assert_eq!(gate.spawn(&Op::new("fib"), move || fib(&h, 15)).wait(), Ok(610));
+/// ```
 pub struct Handle {
-    pub(crate) shared: Arc<Shared>,
+    /// A bitwise copy of the handles' one group reference: it owns no strong count
+    /// by itself, so it is never dropped as an `Arc` except by the last unit
+    /// (`handle_refs.rs`).
+    pub(crate) shared: ManuallyDrop<Arc<Shared>>,
+}
+
+// Handle is `Send + Sync` as `Arc<Shared>` is: it only adds the unit protocol of
+// `handle_refs.rs`, whose count is atomic and whose caches are per worker thread.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Handle>();
+};
+
+impl Clone for Handle {
+    fn clone(&self) -> Handle {
+        let shared: &Arc<Shared> = &self.shared;
+        // On a worker of this pool: a unit from its cache; elsewhere, one RMW.
+        let cached = worker::with_ctx_of(shared, |c| c.map(|c| c.take_handle_unit()).is_some());
+        if !cached {
+            shared.handles.add(1);
+        }
+        // SAFETY: a bitwise copy of the group reference, which owns no count by
+        // itself; the unit just taken keeps the group reference alive until this
+        // handle's drop gives it back.
+        Handle {
+            shared: ManuallyDrop::new(unsafe { std::ptr::read(shared) }),
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let shared: &Arc<Shared> = &self.shared;
+        let cached = worker::with_ctx_of(shared, |c| c.map(|c| c.put_handle_unit()).is_some());
+        if !cached && shared.handles.sub(1) {
+            // SAFETY: that was the last unit, so this drops the group reference,
+            // once; no handle copy is used afterwards (module docs of handle_refs.rs).
+            unsafe { ManuallyDrop::drop(&mut self.shared) };
+        }
+    }
 }
 
 impl Handle {
+    /// A handle made from a strong reference of the caller's: one unit is added, and
+    /// `arc` becomes the group reference if there was none (`handle_refs.rs`).
+    pub(crate) fn adopt(arc: Arc<Shared>) -> Handle {
+        let revived = arc.handles.revive();
+        // SAFETY: a bitwise copy; it stands for the group reference, which exists
+        // now: `arc` itself if we revived the count, an existing one otherwise (held
+        // alive by the unit we just added).
+        let handle = Handle {
+            shared: ManuallyDrop::new(unsafe { std::ptr::read(&arc) }),
+        };
+        if revived {
+            std::mem::forget(arc);
+        } else {
+            drop(arc);
+        }
+        handle
+    }
+
     /// The handle of the coordinator running the current task, or `None` outside any
     /// task.
     ///
@@ -33,11 +109,7 @@ impl Handle {
     /// assert!(gate.spawn(&Op::new("x"), || Handle::current().is_some()).wait().unwrap());
     /// ```
     pub fn current() -> Option<Handle> {
-        worker::with_current_shared(|s| {
-            s.map(|shared| Handle {
-                shared: Arc::clone(shared),
-            })
-        })
+        worker::with_ctx(|ctx| ctx.map(worker::WorkerCtx::current_handle))
     }
 
     /// Spawns one call of `op`: `f` runs on a worker and the token carries its result.
@@ -57,6 +129,7 @@ impl Handle {
     /// let squares: Vec<u64> = tokens.into_iter().map(|t| t.wait().unwrap()).collect();
     /// assert_eq!(squares[9], 81);
     /// ```
+    #[inline]
     pub fn spawn<K, F, T>(&self, op: &Op<K>, f: F) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,

@@ -186,6 +186,7 @@ mod coordinator;
 mod error;
 mod fork;
 mod handle;
+mod handle_refs;
 mod join;
 mod lanes;
 mod locality;

@@ -294,7 +294,7 @@ pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(Qu
     hand_off(QueuedTask::found(task));
     crate::worker::wait_until_done(&job.header, None);
     std::mem::forget(frame);
-    job.into_value()
+    job.take_value()
 }
 
 // ----- control plane (`control/`) -------------------------------------------------
@@ -534,5 +534,79 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+// ----- handle units (handle_refs.rs) ------------------------------------------------
+
+/// The pool-wide count of handle units (`HandleCount`), on its own.
+pub struct HandleUnits(crate::handle_refs::HandleCount);
+
+impl HandleUnits {
+    /// A count of zero.
+    pub fn new() -> HandleUnits {
+        HandleUnits(crate::handle_refs::HandleCount::new())
+    }
+
+    /// `HandleCount::revive`: true if the count was zero (add the group reference).
+    pub fn revive(&self) -> bool {
+        self.0.revive()
+    }
+
+    /// `HandleCount::add`: the caller holds a unit.
+    pub fn add(&self, n: usize) {
+        self.0.add(n);
+    }
+
+    /// `HandleCount::sub`: true if these were the last units (drop the group reference).
+    pub fn sub(&self, n: usize) -> bool {
+        self.0.sub(n)
+    }
+
+    /// The units now.
+    pub fn units(&self) -> usize {
+        self.0.units()
+    }
+}
+
+impl Default for HandleUnits {
+    fn default() -> Self {
+        HandleUnits::new()
+    }
+}
+
+/// One worker's cache of units (`HandleCredits`); use it from one thread only.
+pub struct UnitCache(crate::handle_refs::HandleCredits);
+
+impl UnitCache {
+    /// An empty cache.
+    pub fn new() -> UnitCache {
+        UnitCache(crate::handle_refs::HandleCredits::new())
+    }
+
+    /// A unit for a clone (refills by `batch` when empty).
+    pub fn take(&self, count: &HandleUnits, batch: usize) {
+        self.0.take(&count.0, batch);
+    }
+
+    /// A cached unit, if any (`Handle::current`).
+    pub fn try_take(&self) -> bool {
+        self.0.try_take()
+    }
+
+    /// The unit of a dropped handle (returns `batch` when over `2 * batch`).
+    pub fn put(&self, count: &HandleUnits, batch: usize) {
+        self.0.put(&count.0, batch);
+    }
+
+    /// Gives every cached unit back: true if they were the last.
+    pub fn give_back(&self, count: &HandleUnits) -> bool {
+        self.0.give_back(&count.0)
+    }
+}
+
+impl Default for UnitCache {
+    fn default() -> Self {
+        UnitCache::new()
     }
 }

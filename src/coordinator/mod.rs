@@ -24,6 +24,7 @@ use crate::builder::Builder;
 use crate::control::{Admission, Control};
 use crate::error::TaskError;
 use crate::handle::Handle;
+use crate::handle_refs::HandleCount;
 use crate::lanes::{HeavyGate, Lane, SharedLanes};
 use crate::locality::{Locality, Placement};
 use crate::metrics::Metrics;
@@ -62,6 +63,8 @@ pub(crate) struct Shared {
     terminate: AtomicBool,
     /// Control plane (src/control/): pause, drain, admission, deadlines.
     pub(crate) control: Control,
+    /// The handles' units (`handle_refs.rs`).
+    pub(crate) handles: HandleCount,
 }
 
 impl Shared {
@@ -86,6 +89,7 @@ impl Shared {
             state: AtomicUsize::new(OPEN),
             terminate: AtomicBool::new(false),
             control: Control::new(None, false),
+            handles: HandleCount::new(),
         }
     }
 
@@ -135,6 +139,7 @@ impl Shared {
 
     /// Whether a spawn is accepted now: always while open; while closing, only from
     /// the pool's own tasks, and only until the workers have been told to exit.
+    #[inline]
     fn accepts(&self, state: usize, inside: bool) -> bool {
         // ORDERING: Acquire pairs with the SeqCst store in `terminate`.
         state == OPEN || (state == CLOSING && inside && !self.terminate.load(Ordering::Acquire))
@@ -178,6 +183,7 @@ impl Shared {
 
     /// Routes a spawn of `op`: a storage op to its tier (storage hook), any other to
     /// `spawn`.
+    #[inline]
     pub(crate) fn spawn_op<K, F, T>(&self, op: &Op<K>, f: F) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -189,6 +195,7 @@ impl Shared {
         }
     }
 
+    #[inline]
     pub(crate) fn spawn<F, T>(&self, op: OpId, tag: &Tag, weight: Weight, deadline_ns: u64, f: F) -> Token<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -219,6 +226,7 @@ impl Shared {
         Ok(self.spawn_admitted(op, tag, weight, deadline_ns, f, Admit::Taken(taken)))
     }
 
+    #[inline]
     fn spawn_admitted<F, T>(
         &self,
         op: OpId,
@@ -368,7 +376,7 @@ impl Coordinator {
     /// Wraps started workers; dropping the result aborts and joins them.
     pub(crate) fn from_parts(shared: Arc<Shared>, threads: Vec<JoinHandle<()>>) -> Coordinator {
         Coordinator {
-            handle: Handle { shared },
+            handle: Handle::adopt(shared),
             threads: Mutex::new(threads),
         }
     }

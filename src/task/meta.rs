@@ -46,6 +46,7 @@ pub(crate) struct Meta {
 
 impl Meta {
     /// The metadata of a task spawned now (control fields: no deadline, no slot).
+    #[inline]
     pub(crate) fn new(id: u64, placement: Placement, weight: Weight, op: OpId, times: Times) -> Meta {
         Meta {
             id,
@@ -80,11 +81,13 @@ pub(crate) struct Times {
 
 impl Times {
     /// The times of a task queued now.
+    #[inline]
     pub(crate) fn queued_now() -> Times {
         Times::queued_at(crate::clock::now())
     }
 
     /// The times of a task queued at raw reading `queued` (0: not recorded).
+    #[inline]
     pub(crate) fn queued_at(queued: u64) -> Times {
         Times {
             queued,

@@ -241,18 +241,21 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let cell = Cell {
-        header: Header {
-            state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
-            waker: AtomicWaker::new(),
-            vtable: &Cell::<F, T>::VTABLE,
-            meta,
-        },
-        stage: UnsafeCell::new(Stage::<F, T>::Pending(f)),
-    };
+    // Allocated first, so the cell is built in place rather than on the stack and
+    // copied (it is larger than a few registers: a `memcpy` per spawn).
     let block = crate::blocks::allocate(Layout::new::<Cell<F, T>>()).cast::<Cell<F, T>>();
     // SAFETY: the block is fresh, sized and aligned for `Cell<F, T>`, and unaliased.
-    unsafe { block.as_ptr().write(cell) };
+    unsafe {
+        block.as_ptr().write(Cell {
+            header: Header {
+                state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
+                waker: AtomicWaker::new(),
+                vtable: &Cell::<F, T>::VTABLE,
+                meta,
+            },
+            stage: UnsafeCell::new(Stage::<F, T>::Pending(f)),
+        })
+    };
     let ptr = block.cast::<Header>();
     (TaskRef { ptr }, ptr)
 }

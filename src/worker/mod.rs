@@ -12,6 +12,7 @@ use std::ptr::{self, NonNull};
 
 use crate::builder::HelpPolicy;
 use crate::coordinator::Shared;
+use crate::handle_refs::{HandleCredits, HANDLE_BATCH};
 use crate::lanes::{Found, HeavyAccess, Lane, LocalLanes};
 use crate::locality::Placement;
 use crate::op::Weight;
@@ -140,19 +141,24 @@ pub(crate) struct WorkerCtx {
     help_policy: HelpPolicy,
     /// How deep this worker's stack may get (issue 10, finding 4).
     stack: StackFloor,
+    /// This worker's cache of handle units (`handle_refs.rs`).
+    handle_units: HandleCredits,
 }
 
 /// Runs `f` with the current thread's worker context, if it is a worker of `shared`.
+#[inline]
 pub(crate) fn with_ctx_of<R>(shared: &Shared, f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
     with_ctx(|ctx| f(ctx.filter(|c| ptr::eq(&*c.shared, shared))))
 }
 
 /// Runs `f` with the shared state of the pool whose worker runs this thread, if any.
+#[inline]
 pub(crate) fn with_current_shared<R>(f: impl FnOnce(Option<&Arc<Shared>>) -> R) -> R {
     with_ctx(|ctx| f(ctx.map(|c| &c.shared)))
 }
 
 /// Runs `f` with the worker context of the current thread, if it is a worker.
+#[inline]
 pub(crate) fn with_ctx<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
     let raw = WORKER.with(Cell::get);
     // SAFETY: `WORKER` is only non-null while `run` is on this thread's stack, with the
@@ -191,11 +197,13 @@ pub fn is_cancelled() -> bool {
 }
 
 /// The task running on this thread, if any (innermost, when nested by `wait()`).
+#[inline]
 pub(crate) fn current_task() -> Option<NonNull<Header>> {
     CURRENT_TASK.with(Cell::get)
 }
 
 /// Runs `f` with the placement of the task running on this thread, if any.
+#[inline]
 pub(crate) fn with_current_placement<R>(f: impl FnOnce(Option<&Placement>) -> R) -> R {
     let current = CURRENT_TASK.with(Cell::get);
     // SAFETY: as in `is_cancelled`: the running task is alive for the whole call.
@@ -245,6 +253,7 @@ impl WorkerCtx {
             holding_heavy: Cell::new(false),
             help_policy: settings.help_policy,
             stack,
+            handle_units: HandleCredits::new(),
         };
         WORKER.with(|w| w.set(&ctx));
         let guard = AbortOnUnwind;
@@ -252,6 +261,39 @@ impl WorkerCtx {
         ctx.drain_own();
         std::mem::forget(guard);
         WORKER.with(|w| w.set(ptr::null()));
+        // Handles dropped from here on count directly; give the cached units back.
+        if ctx.handle_units.give_back(&ctx.shared.handles) {
+            // SAFETY: those were the last units, so the handles' group reference
+            // (`handle_refs.rs`) is dropped here, once; it is a strong count of this
+            // same `Arc`, so dropping a bitwise copy of `ctx.shared` releases it.
+            drop(unsafe { ptr::read(&ctx.shared) });
+        }
+    }
+
+    /// Handle hook (`handle_refs.rs`): a unit for a clone of one of this pool's
+    /// handles, from this worker's cache.
+    #[inline]
+    pub(crate) fn take_handle_unit(&self) {
+        self.handle_units.take(&self.shared.handles, HANDLE_BATCH);
+    }
+
+    /// Handle hook: the unit of a dropped handle of this pool goes back to the cache.
+    #[inline]
+    pub(crate) fn put_handle_unit(&self) {
+        self.handle_units.put(&self.shared.handles, HANDLE_BATCH);
+    }
+
+    /// `Handle::current`: a cached unit if there is one, else a new unit from this
+    /// worker's own strong reference (the count may be zero: `HandleCount::revive`).
+    pub(crate) fn current_handle(&self) -> crate::Handle {
+        if self.handle_units.try_take() {
+            // SAFETY: a bitwise copy standing for the group reference, which the
+            // unit just taken from the cache keeps alive (`handle_refs.rs`).
+            return crate::Handle {
+                shared: std::mem::ManuallyDrop::new(unsafe { ptr::read(&self.shared) }),
+            };
+        }
+        crate::Handle::adopt(Arc::clone(&self.shared))
     }
 
     fn main_loop(&self) {
@@ -485,6 +527,7 @@ impl WorkerCtx {
 
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
     /// are in `fork.rs`) and returns the lane, for `reclaim`.
+    #[inline]
     pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, heavy: bool) -> Lane {
         let lane = if pinned {
             Lane::Pinned
@@ -503,6 +546,7 @@ impl WorkerCtx {
     /// non-empty lane needs no wake either: the task already there obliges whoever
     /// parks next to look (its look sees the lane non-empty), and a searcher that
     /// finds other work re-checks for leftovers (sleep/README.md).
+    #[inline]
     pub(crate) fn push_own(&self, lane: Lane, task: TaskRef) {
         if self.local.push_to(lane, task) {
             // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
@@ -517,6 +561,7 @@ impl WorkerCtx {
     /// job itself, the reference is simply forgotten (the caller then runs the job's
     /// closure directly). Other work found there runs meanwhile; once the lane is
     /// empty, the job was stolen, and the wait continues as `Token::wait` does.
+    #[inline]
     pub(crate) fn reclaim(&self, job: &Header, lane: Lane) {
         while !job.is_done() {
             match self.taking(|| self.local.pop_from(lane)) {
