@@ -18,16 +18,17 @@ const MAX_EXP: u32 = 46;
 /// Buckets: 16 exact ones, then 16 per exponent `4..=MAX_EXP`.
 const BUCKETS: usize = SUB * (MAX_EXP as usize - SUB_BITS as usize + 2);
 
+/// The bucket of `v`: branch-free arithmetic on its leading zeros. With
+/// `e = max(floor(log2 v), SUB_BITS)` and `s = e - SUB_BITS`, `v >> s` is in
+/// `[SUB, 2 * SUB)` (or is `v` itself, below `SUB`), so `s * SUB + (v >> s)` numbers
+/// the buckets contiguously: 0..16 exact, then 16 per exponent. Exponents past
+/// `MAX_EXP` are clamped into the last bucket.
+#[inline]
 fn bucket_of(v: u64) -> usize {
-    if v < SUB as u64 {
-        return v as usize;
-    }
-    let e = 63 - v.leading_zeros();
-    if e > MAX_EXP {
-        return BUCKETS - 1;
-    }
-    let group = (e - SUB_BITS + 1) as usize;
-    group * SUB + ((v >> (e - SUB_BITS)) as usize & (SUB - 1))
+    // `v | SUB` has the same leading zeros as `v` from `SUB` up, and `SUB_BITS` below.
+    let s = (63 - SUB_BITS) - (v | SUB as u64).leading_zeros();
+    let b = ((s as usize) << SUB_BITS) + (v >> s) as usize;
+    b.min(BUCKETS - 1)
 }
 
 /// The lowest value of bucket `b` and its width.
@@ -41,9 +42,11 @@ fn bucket_range(b: usize) -> (u64, u64) {
     (lower, 1 << shift)
 }
 
-/// One writer's buckets.
+/// One writer's buckets, inline (an op's cells are boxed once, so both of its
+/// histograms are reached through one pointer and indexed without a bounds check:
+/// `bucket_of` is below `BUCKETS` by construction).
 pub(crate) struct Buckets {
-    counts: Box<[AtomicU64]>,
+    counts: [AtomicU64; BUCKETS],
     sum: AtomicU64,
     max: AtomicU64,
 }
@@ -51,7 +54,7 @@ pub(crate) struct Buckets {
 impl Buckets {
     pub(crate) fn new() -> Self {
         Buckets {
-            counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            counts: [const { AtomicU64::new(0) }; BUCKETS],
             sum: AtomicU64::new(0),
             max: AtomicU64::new(0),
         }

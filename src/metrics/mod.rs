@@ -233,7 +233,8 @@ fn slot(outcome: Outcome) -> usize {
     outcome as usize + 1
 }
 
-/// One op's figures in one shard.
+/// One op's figures in one shard, boxed once per (shard, op) so that a run reaches
+/// its counters and both histograms through one pointer.
 pub(crate) struct OpCells {
     /// The op's weight (as last spawned; ops of one name normally share it).
     weight: AtomicU8,
@@ -283,7 +284,7 @@ fn single_writer_add(counter: &AtomicU64, by: u64) {
 /// One shard: written by one worker (single writer), or by any thread (outside).
 struct Shard {
     single_writer: bool,
-    ops: OpTable<OpCells>,
+    ops: OpTable<Box<OpCells>>,
     worker: WorkerCells,
     history: History,
 }
@@ -300,7 +301,7 @@ impl Shard {
 
     #[inline]
     fn op(&self, op: OpId, weight: Weight) -> &OpCells {
-        self.ops.get_or_init(op, || OpCells::new(weight))
+        self.ops.get_or_init(op, || Box::new(OpCells::new(weight)))
     }
 }
 
