@@ -1,13 +1,24 @@
 //! The bounded execution history: one ring per shard, merged newest first on read.
+//! Every execution is written (no sampling); a ring keeps the newest `capacity`.
 //!
-//! Each slot is a small seqlock: the writer makes its sequence odd, writes the
-//! fields, then makes it even again (Release); a reader reads the sequence
+//! A worker's ring has one writer, and its `head` is the ring's sequence lock: the
+//! writer issues a Release fence, writes position `p`'s fields into slot `p % cap`,
+//! then stores `head = p + 1` (Release). A reader loads `head` (Acquire: every
+//! position below it is fully written), reads the newest `cap` slots, issues an
+//! Acquire fence and loads `head` again: a slot whose position `q` has
+//! `q + cap <= head` may have been overwritten while it was read, and is skipped
+//! (a field write the reader saw came after the writer's fence, so the second load
+//! sees at least that write's position). So a worker writes no per-slot sequence;
+//! its ring has a slot more than it keeps (the oldest may always be being reused).
+//!
+//! The outside ring (resolutions counted off the workers: drains, refusals, storage
+//! threads) has many writers, so each of its slots is a small seqlock: the writer
+//! takes a position with `fetch_add`, claims the slot's sequence (odd) with a CAS,
+//! writes the fields, then makes it even (Release); a reader reads the sequence
 //! (Acquire), the fields, then the sequence again, and skips the slot if it changed
-//! or was odd. A worker's ring has one writer. The outside ring (resolutions counted
-//! off the workers: drains, refusals) takes a position with `fetch_add` and claims
-//! the slot's sequence with a CAS; if another writer holds that very slot (more than
-//! a ring's worth of concurrent outside writers), the entry is dropped. The fields are
-//! plain `std` atomics: statistics, never a synchronisation loom needs to see.
+//! or was odd. If another writer holds that very slot (more than a ring's worth of
+//! concurrent outside writers), the entry is dropped. The fields are plain `std`
+//! atomics: statistics, never a synchronisation loom needs to see.
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::Duration;
@@ -25,13 +36,17 @@ struct Slot {
     finished: AtomicU64,
 }
 
+/// The worker bits of `Slot::packed`.
+fn worker_tag(worker: Option<usize>) -> u64 {
+    worker.map_or(0, |w| ((w as u64 + 1) & 0xff_ffff) << 8)
+}
+
 impl Slot {
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn write(&self, id: u64, op: OpId, worker: Option<usize>, outcome: Outcome, wait: u64, run: u64, finished: u64) {
-        let worker = worker.map_or(0, |w| (w as u64 + 1) & 0xff_ffff);
+    fn write(&self, id: u64, op: OpId, worker_tag: u64, outcome: Outcome, wait: u64, run: u64, finished: u64) {
         self.id.store(id, Ordering::Relaxed);
-        let packed = (u64::from(op.index() as u32) << 32) | (worker << 8) | u64::from(outcome.code());
+        let packed = (u64::from(op.index() as u32) << 32) | worker_tag | u64::from(outcome.code());
         self.packed.store(packed, Ordering::Relaxed);
         self.wait.store(wait, Ordering::Relaxed);
         self.run.store(run, Ordering::Relaxed);
@@ -40,16 +55,30 @@ impl Slot {
 }
 
 pub(super) struct History {
+    /// At least one slot (a power of two), even when no history is kept, so a
+    /// position maps to its slot with `mask` and no other check.
     slots: Box<[Slot]>,
+    /// `slots.len() - 1`.
+    mask: u64,
+    /// The next position to write (see the module docs for its role as a lock).
     head: AtomicU64,
-    single_writer: bool,
+    /// `Some(worker)`: a worker's ring, one writer; `None`: the outside ring.
+    worker: Option<usize>,
+    /// `worker_tag(worker)`, precomputed.
+    tag: u64,
+    /// False if no history is kept: the outside ring then writes nothing (a worker,
+    /// which only writes when recording, writes its one slot, never read).
+    keep: bool,
 }
 
 impl History {
     /// A ring of at least `capacity` slots (a power of two, so a position maps to
     /// its slot with a mask).
-    pub(super) fn new(capacity: usize, single_writer: bool) -> Self {
-        let capacity = if capacity == 0 { 0 } else { capacity.next_power_of_two() };
+    pub(super) fn new(capacity: usize, worker: Option<usize>) -> Self {
+        let keep = capacity > 0;
+        // A worker's reader cannot use the slot the writer may be about to reuse (the
+        // oldest one), so its ring has a slot more than it must keep.
+        let capacity = (capacity + usize::from(worker.is_some())).max(1).next_power_of_two();
         let slots = (0..capacity)
             .map(|_| Slot {
                 seq: AtomicU64::new(0),
@@ -62,39 +91,32 @@ impl History {
             .collect();
         History {
             slots,
+            mask: capacity as u64 - 1,
             head: AtomicU64::new(0),
-            single_writer,
+            worker,
+            tag: worker_tag(worker),
+            keep,
         }
     }
 
-    /// `push` by a worker into its own ring (the single writer).
-    #[allow(clippy::too_many_arguments)]
+    /// Writes an entry into a worker's own ring: only that worker may call it.
     #[inline]
-    pub(super) fn push_single(
-        &self,
-        id: u64,
-        op: OpId,
-        worker: usize,
-        outcome: Outcome,
-        wait: u64,
-        run: u64,
-        finished: u64,
-    ) {
-        let mask = (self.slots.len() as u64).wrapping_sub(1);
+    pub(super) fn push_single(&self, id: u64, op: OpId, outcome: Outcome, wait: u64, run: u64, finished: u64) {
         let pos = self.head.load(Ordering::Relaxed);
-        let Some(slot) = self.slots.get((pos & mask) as usize) else {
-            return; // no history kept
-        };
-        self.head.store(pos + 1, Ordering::Relaxed);
-        let odd = 2 * pos + 1;
-        slot.seq.store(odd, Ordering::Relaxed);
-        // ORDERING: Release fence, as in `push`.
+        // SAFETY: `mask` is `slots.len() - 1` and the length a power of two, so the
+        // index is in bounds.
+        let slot = unsafe { self.slots.get_unchecked((pos & self.mask) as usize) };
+        // ORDERING: Release fence: a reader that sees any field written below also
+        // sees (after its Acquire fence) the `head` stored before it, so it knows
+        // this slot may be torn (module docs).
         fence(Ordering::Release);
-        slot.write(id, op, Some(worker), outcome, wait, run, finished);
-        // ORDERING: Release, as in `push`.
-        slot.seq.store(odd + 1, Ordering::Release);
+        slot.write(id, op, self.tag, outcome, wait, run, finished);
+        // ORDERING: Release: a reader that loads this head with Acquire sees every
+        // field of every position below it.
+        self.head.store(pos + 1, Ordering::Release);
     }
 
+    /// Writes an entry into the outside ring, from any thread.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn push(
         &self,
@@ -106,78 +128,123 @@ impl History {
         run: u64,
         finished: u64,
     ) {
-        let cap = self.slots.len() as u64;
-        if cap == 0 {
+        if self.worker.is_some() {
+            return self.push_single(id, op, outcome, wait, run, finished);
+        }
+        if !self.keep {
             return;
         }
-        let pos = if self.single_writer {
-            let pos = self.head.load(Ordering::Relaxed);
-            self.head.store(pos + 1, Ordering::Relaxed);
-            pos
-        } else {
-            self.head.fetch_add(1, Ordering::Relaxed)
-        };
-        let slot = &self.slots[(pos & (cap - 1)) as usize];
+        let pos = self.head.fetch_add(1, Ordering::Relaxed);
+        let slot = &self.slots[(pos & self.mask) as usize];
         let odd = 2 * pos + 1;
-        if self.single_writer {
-            slot.seq.store(odd, Ordering::Relaxed);
-        } else {
-            let cur = slot.seq.load(Ordering::Relaxed);
-            if cur % 2 == 1
-                || cur > odd
-                || slot
-                    .seq
-                    .compare_exchange(cur, odd, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
-                return; // another writer holds this slot; drop the entry (module docs)
-            }
+        let cur = slot.seq.load(Ordering::Relaxed);
+        if cur % 2 == 1
+            || cur > odd
+            || slot
+                .seq
+                .compare_exchange(cur, odd, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return; // another writer holds this slot; drop the entry (module docs)
         }
         // ORDERING: Release fence: a reader that sees any field below also sees the
         // odd sequence, so it knows to discard the slot.
         fence(Ordering::Release);
-        slot.write(id, op, worker, outcome, wait, run, finished);
+        slot.write(id, op, worker_tag(worker), outcome, wait, run, finished);
         // ORDERING: Release: a reader that loads this even sequence with Acquire sees
         // every field written above.
         slot.seq.store(odd + 1, Ordering::Release);
     }
 
     fn read(&self, out: &mut Vec<(u64, Execution)>) {
+        if !self.keep {
+            return;
+        }
+        if self.worker.is_some() {
+            self.read_single(out)
+        } else {
+            self.read_outside(out)
+        }
+    }
+
+    /// Reads a worker's ring (module docs: `head` is the lock).
+    fn read_single(&self, out: &mut Vec<(u64, Execution)>) {
+        let cap = self.slots.len() as u64;
+        // ORDERING: Acquire pairs with the writer's Release store of `head`.
+        let head = self.head.load(Ordering::Acquire);
+        let first = head.saturating_sub(cap);
+        let mut read = Vec::with_capacity((head - first) as usize);
+        for pos in first..head {
+            let slot = &self.slots[(pos & self.mask) as usize];
+            read.push((pos, slot.fields()));
+        }
+        // ORDERING: Acquire fence: pairs with the writer's Release fence, so if any
+        // field read above came from a newer write, the re-read sees its position.
+        fence(Ordering::Acquire);
+        let now = self.head.load(Ordering::Relaxed);
+        for (pos, fields) in read {
+            if pos + cap > now {
+                out.extend(fields.execution().map(|e| (pos, e)));
+            }
+        }
+    }
+
+    /// Reads the outside ring (module docs: per-slot seqlocks).
+    fn read_outside(&self, out: &mut Vec<(u64, Execution)>) {
         for slot in self.slots.iter() {
             // ORDERING: Acquire pairs with the writer's Release store of an even sequence.
             let before = slot.seq.load(Ordering::Acquire);
             if before == 0 || before % 2 == 1 {
                 continue;
             }
-            let id = slot.id.load(Ordering::Relaxed);
-            let packed = slot.packed.load(Ordering::Relaxed);
-            let wait = slot.wait.load(Ordering::Relaxed);
-            let run = slot.run.load(Ordering::Relaxed);
-            let finished = slot.finished.load(Ordering::Relaxed);
+            let fields = slot.fields();
             // ORDERING: Acquire fence: pairs with the writer's Release fence, so if any
             // field read above came from a newer write, the re-read sees its sequence.
             fence(Ordering::Acquire);
             if slot.seq.load(Ordering::Relaxed) != before {
                 continue;
             }
-            let Some(outcome) = Outcome::from_code(packed as u8) else {
-                continue;
-            };
-            let worker = ((packed >> 8) & 0xff_ffff) as usize;
-            let op = crate::registry::OpId::from_index((packed >> 32) as u32);
-            out.push((
-                before,
-                Execution {
-                    id,
-                    op: op.name().to_string(),
-                    worker: worker.checked_sub(1),
-                    outcome,
-                    queued_for: ticks(wait),
-                    ran_for: ticks(run),
-                    finished_raw: finished,
-                },
-            ));
+            out.extend(fields.execution().map(|e| (before, e)));
         }
+    }
+}
+
+/// A slot's fields as read (possibly torn: check the lock before using them).
+struct Fields {
+    id: u64,
+    packed: u64,
+    wait: u64,
+    run: u64,
+    finished: u64,
+}
+
+impl Slot {
+    fn fields(&self) -> Fields {
+        Fields {
+            id: self.id.load(Ordering::Relaxed),
+            packed: self.packed.load(Ordering::Relaxed),
+            wait: self.wait.load(Ordering::Relaxed),
+            run: self.run.load(Ordering::Relaxed),
+            finished: self.finished.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Fields {
+    /// The entry, or `None` for a slot never written.
+    fn execution(&self) -> Option<Execution> {
+        let outcome = Outcome::from_code(self.packed as u8)?;
+        let worker = ((self.packed >> 8) & 0xff_ffff) as usize;
+        let op = OpId::from_index((self.packed >> 32) as u32);
+        Some(Execution {
+            id: self.id,
+            op: op.name().to_string(),
+            worker: worker.checked_sub(1),
+            outcome,
+            queued_for: ticks(self.wait),
+            ran_for: ticks(self.run),
+            finished_raw: self.finished,
+        })
     }
 }
 

@@ -103,7 +103,7 @@ use crate::op::Weight;
 use crate::registry::{OpId, OpTable};
 use crate::sync::{CachePadded, Ordering as SyncOrdering};
 use crate::task::{Meta, TaskRef};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 use histogram::Buckets;
 use history::History;
@@ -236,6 +236,8 @@ fn slot(outcome: Outcome) -> usize {
 /// One op's figures in one shard, boxed once per (shard, op) so that a run reaches
 /// its counters and both histograms through one pointer.
 pub(crate) struct OpCells {
+    /// The op these cells count (checked by the shard's lookup cache).
+    op: OpId,
     /// The op's weight (as last spawned; ops of one name normally share it).
     weight: AtomicU8,
     /// `submitted`, then one per [`Outcome`].
@@ -245,8 +247,9 @@ pub(crate) struct OpCells {
 }
 
 impl OpCells {
-    fn new(weight: Weight) -> Self {
+    fn new(op: OpId, weight: Weight) -> Self {
         OpCells {
+            op,
             weight: AtomicU8::new(weight as u8),
             counts: Default::default(),
             queue_wait: Buckets::new(),
@@ -281,15 +284,27 @@ fn single_writer_add(counter: &AtomicU64, by: u64) {
     counter.store(counter.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
 }
 
+/// Entries of a worker shard's op-cell cache (direct-mapped by op id).
+const CACHE: usize = 32;
+
 /// One shard: written by one worker (single writer), or by any thread (outside).
 struct Shard {
     single_writer: bool,
     ops: OpTable<Box<OpCells>>,
+    /// A worker shard's direct-mapped cache of `ops`: slot `id % CACHE` points at
+    /// the cells of the op last looked up there (null: none), so the common lookup
+    /// is a load and a compare of the cells' `op`. Read and written only by the
+    /// shard's worker (as its counters are), so Relaxed is enough: the cells were
+    /// made visible to that thread when it got them from `ops`. Unused in the
+    /// outside shard. The cells it points at are owned by `ops` and live as long
+    /// as the shard.
+    cache: [AtomicPtr<OpCells>; CACHE],
     worker: WorkerCells,
     history: History,
 }
 
 impl Shard {
+    #[inline]
     fn bump(&self, counter: &AtomicU64, by: u64) {
         if self.single_writer {
             // Single writer: a load and a store, no read-modify-write.
@@ -299,9 +314,37 @@ impl Shard {
         }
     }
 
+    /// The cells of `op` in this shard, made if missing. Worker shards only: call
+    /// it from the shard's worker (the cache has one writer and one reader).
+    #[inline]
+    fn op_on_worker(&self, op: OpId, weight: Weight) -> &OpCells {
+        let cached = self.cache[op.index() % CACHE].load(Ordering::Relaxed);
+        // SAFETY: a non-null entry points at cells owned by `self.ops`, which are
+        // boxed (they never move) and dropped only with the shard, after every
+        // borrow of it; it was stored by this thread, so the cells are initialised
+        // for it (struct docs).
+        if let Some(cells) = unsafe { cached.as_ref() } {
+            if cells.op == op {
+                return cells;
+            }
+        }
+        self.op_miss(op, weight)
+    }
+
+    #[cold]
+    fn op_miss(&self, op: OpId, weight: Weight) -> &OpCells {
+        let cells = self.op(op, weight);
+        if self.single_writer {
+            let ptr = std::ptr::from_ref(cells).cast_mut();
+            self.cache[op.index() % CACHE].store(ptr, Ordering::Relaxed);
+        }
+        cells
+    }
+
+    /// The cells of `op` in this shard, made if missing, from any thread.
     #[inline]
     fn op(&self, op: OpId, weight: Weight) -> &OpCells {
-        self.ops.get_or_init(op, || Box::new(OpCells::new(weight)))
+        self.ops.get_or_init(op, || Box::new(OpCells::new(op, weight)))
     }
 }
 
@@ -324,8 +367,9 @@ impl Metrics {
                 CachePadded::new(Shard {
                     single_writer: w < workers,
                     ops: OpTable::new(),
+                    cache: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
                     worker: WorkerCells::default(),
-                    history: History::new(history, w < workers),
+                    history: History::new(history, (w < workers).then_some(w)),
                 })
             })
             .collect();
@@ -357,9 +401,15 @@ impl Metrics {
     /// thread (`None`: any other thread).
     #[inline]
     pub(crate) fn submitted(&self, op: OpId, weight: Weight, worker: Option<usize>) {
-        if self.enabled {
-            let shard = self.shard(worker);
-            shard.bump(&shard.op(op, weight).counts[SUBMITTED], 1);
+        if !self.enabled {
+            return;
+        }
+        match worker.and_then(|w| self.shards[..self.shards.len() - 1].get(w)) {
+            Some(shard) => single_writer_add(&shard.op_on_worker(op, weight).counts[SUBMITTED], 1),
+            None => {
+                let shard = self.outside();
+                shard.op(op, weight).counts[SUBMITTED].fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -393,7 +443,7 @@ impl Metrics {
             Some(outcome @ (Outcome::Completed | Outcome::Panicked)) if resolved_here => {
                 shard.bump(&shard.worker.executed, 1);
                 if self.enabled {
-                    self.record_run(shard, meta, outcome, worker, nested);
+                    self.record_run(shard, meta, outcome, nested);
                 }
             }
             _ if self.enabled => self.count(shard, meta, resolved_here, outcome, Some(worker)),
@@ -403,8 +453,8 @@ impl Metrics {
 
     /// The common case, kept lean: a worker ran the task. Its shard has one writer.
     #[inline]
-    fn record_run(&self, shard: &Shard, meta: &Meta, outcome: Outcome, worker: usize, nested: bool) {
-        let cells = shard.op(meta.op, meta.weight);
+    fn record_run(&self, shard: &Shard, meta: &Meta, outcome: Outcome, nested: bool) {
+        let cells = shard.op_on_worker(meta.op, meta.weight);
         single_writer_add(&cells.counts[slot(outcome)], 1);
         let times = &meta.times;
         let started = times.started.load(Ordering::Relaxed);
@@ -418,7 +468,7 @@ impl Metrics {
         }
         shard
             .history
-            .push_single(meta.id, meta.op, worker, outcome, wait, run, finished);
+            .push_single(meta.id, meta.op, outcome, wait, run, finished);
     }
 
     /// The `release` callback of `TaskRef::run_then` on a storage thread (storage
