@@ -53,7 +53,7 @@ pub(crate) struct Buckets {
 }
 
 impl Buckets {
-    pub(crate) fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Buckets {
             counts: [const { AtomicU64::new(0) }; BUCKETS],
             sum: AtomicU64::new(0),

@@ -246,12 +246,17 @@ pub(crate) struct OpCells {
     run_time: Buckets,
 }
 
+/// What an empty slot of a worker shard's op-cell cache points at: cells of
+/// [`OpId::NONE`], which no lookup asks for (a stack job is never recorded per op),
+/// so a lookup is one load and one compare, with no null check. Never written.
+static VACANT: OpCells = OpCells::new(OpId::NONE, Weight::Medium);
+
 impl OpCells {
-    fn new(op: OpId, weight: Weight) -> Self {
+    const fn new(op: OpId, weight: Weight) -> Self {
         OpCells {
             op,
             weight: AtomicU8::new(weight as u8),
-            counts: Default::default(),
+            counts: [const { AtomicU64::new(0) }; 6],
             queue_wait: Buckets::new(),
             run_time: Buckets::new(),
         }
@@ -318,15 +323,15 @@ impl Shard {
     /// it from the shard's worker (the cache has one writer and one reader).
     #[inline]
     fn op_on_worker(&self, op: OpId, weight: Weight) -> &OpCells {
+        debug_assert!(op != OpId::NONE, "a stack job has no op cells");
         let cached = self.cache[op.index() % CACHE].load(Ordering::Relaxed);
-        // SAFETY: a non-null entry points at cells owned by `self.ops`, which are
-        // boxed (they never move) and dropped only with the shard, after every
-        // borrow of it; it was stored by this thread, so the cells are initialised
-        // for it (struct docs).
-        if let Some(cells) = unsafe { cached.as_ref() } {
-            if cells.op == op {
-                return cells;
-            }
+        // SAFETY: an entry points at `VACANT` (a static) or at cells owned by
+        // `self.ops`, which are boxed (they never move) and dropped only with the
+        // shard, after every borrow of it; it was stored by this thread, so the cells
+        // are initialised for it (struct docs).
+        let cells = unsafe { &*cached };
+        if cells.op == op {
+            return cells;
         }
         self.op_miss(op, weight)
     }
@@ -367,7 +372,7 @@ impl Metrics {
                 CachePadded::new(Shard {
                     single_writer: w < workers,
                     ops: OpTable::new(),
-                    cache: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+                    cache: std::array::from_fn(|_| AtomicPtr::new(std::ptr::from_ref(&VACANT).cast_mut())),
                     worker: WorkerCells::default(),
                     history: History::new(history, (w < workers).then_some(w)),
                 })
@@ -404,13 +409,19 @@ impl Metrics {
         if !self.enabled {
             return;
         }
-        match worker.and_then(|w| self.shards[..self.shards.len() - 1].get(w)) {
-            Some(shard) => single_writer_add(&shard.op_on_worker(op, weight).counts[SUBMITTED], 1),
-            None => {
-                let shard = self.outside();
-                shard.op(op, weight).counts[SUBMITTED].fetch_add(1, Ordering::Relaxed);
+        match worker.and_then(|w| self.shards.get(w)) {
+            Some(shard) if shard.single_writer => {
+                single_writer_add(&shard.op_on_worker(op, weight).counts[SUBMITTED], 1);
             }
+            _ => self.submitted_outside(op, weight),
         }
+    }
+
+    /// `submitted` from a thread that is not one of the pool's workers.
+    #[inline(never)]
+    fn submitted_outside(&self, op: OpId, weight: Weight) {
+        let shard = self.outside();
+        shard.op(op, weight).counts[SUBMITTED].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Hook in the worker's `execute`: `stolen` tasks were taken from other workers,
