@@ -1,24 +1,17 @@
 //! The bounded execution history: one ring per shard, merged newest first on read.
-//! Every execution is written (no sampling); a ring keeps the newest `capacity`.
+//! Every execution is written (no sampling); a ring keeps the newest `capacity`
+//! (rounded up to a power of two, so a position maps to its slot with a mask).
 //!
-//! A worker's ring has one writer, and its `head` is the ring's sequence lock: the
-//! writer issues a Release fence, writes position `p`'s fields into slot `p % cap`,
-//! then stores `head = p + 1` (Release). A reader loads `head` (Acquire: every
-//! position below it is fully written), reads the newest `cap` slots, issues an
-//! Acquire fence and loads `head` again: a slot whose position `q` has
-//! `q + cap <= head` may have been overwritten while it was read, and is skipped
-//! (a field write the reader saw came after the writer's fence, so the second load
-//! sees at least that write's position). So a worker writes no per-slot sequence;
-//! its ring has a slot more than it keeps (the oldest may always be being reused).
-//!
-//! The outside ring (resolutions counted off the workers: drains, refusals, storage
-//! threads) has many writers, so each of its slots is a small seqlock: the writer
-//! takes a position with `fetch_add`, claims the slot's sequence (odd) with a CAS,
-//! writes the fields, then makes it even (Release); a reader reads the sequence
+//! Each slot is a small seqlock: the writer makes its sequence odd, writes the
+//! fields, then makes it even again (Release); a reader reads the sequence
 //! (Acquire), the fields, then the sequence again, and skips the slot if it changed
-//! or was odd. If another writer holds that very slot (more than a ring's worth of
-//! concurrent outside writers), the entry is dropped. The fields are plain `std`
-//! atomics: statistics, never a synchronisation loom needs to see.
+//! or was odd. A worker's ring has one writer: it takes positions with a load and a
+//! store of `head`, and stores the sequence without a CAS. The outside ring
+//! (resolutions counted off the workers: drains, refusals, storage threads) takes a
+//! position with `fetch_add` and claims the slot's sequence with a CAS; if another
+//! writer holds that very slot (more than a ring's worth of concurrent outside
+//! writers), the entry is dropped. The fields are plain `std` atomics: statistics,
+//! never a synchronisation loom needs to see.
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::Duration;
@@ -56,11 +49,11 @@ impl Slot {
 
 pub(super) struct History {
     /// At least one slot (a power of two), even when no history is kept, so a
-    /// position maps to its slot with `mask` and no other check.
+    /// worker maps a position to its slot with `mask` and no other check.
     slots: Box<[Slot]>,
     /// `slots.len() - 1`.
     mask: u64,
-    /// The next position to write (see the module docs for its role as a lock).
+    /// The next position to write.
     head: AtomicU64,
     /// `Some(worker)`: a worker's ring, one writer; `None`: the outside ring.
     worker: Option<usize>,
@@ -76,9 +69,7 @@ impl History {
     /// its slot with a mask).
     pub(super) fn new(capacity: usize, worker: Option<usize>) -> Self {
         let keep = capacity > 0;
-        // A worker's reader cannot use the slot the writer may be about to reuse (the
-        // oldest one), so its ring has a slot more than it must keep.
-        let capacity = (capacity + usize::from(worker.is_some())).max(1).next_power_of_two();
+        let capacity = capacity.max(1).next_power_of_two();
         let slots = (0..capacity)
             .map(|_| Slot {
                 seq: AtomicU64::new(0),
@@ -103,17 +94,17 @@ impl History {
     #[inline]
     pub(super) fn push_single(&self, id: u64, op: OpId, outcome: Outcome, wait: u64, run: u64, finished: u64) {
         let pos = self.head.load(Ordering::Relaxed);
+        self.head.store(pos + 1, Ordering::Relaxed);
         // SAFETY: `mask` is `slots.len() - 1` and the length a power of two, so the
         // index is in bounds.
         let slot = unsafe { self.slots.get_unchecked((pos & self.mask) as usize) };
-        // ORDERING: Release fence: a reader that sees any field written below also
-        // sees (after its Acquire fence) the `head` stored before it, so it knows
-        // this slot may be torn (module docs).
+        let odd = 2 * pos + 1;
+        slot.seq.store(odd, Ordering::Relaxed);
+        // ORDERING: Release fence, as in `push`.
         fence(Ordering::Release);
         slot.write(id, op, self.tag, outcome, wait, run, finished);
-        // ORDERING: Release: a reader that loads this head with Acquire sees every
-        // field of every position below it.
-        self.head.store(pos + 1, Ordering::Release);
+        // ORDERING: Release, as in `push`.
+        slot.seq.store(odd + 1, Ordering::Release);
     }
 
     /// Writes an entry into the outside ring, from any thread.
@@ -160,37 +151,6 @@ impl History {
         if !self.keep {
             return;
         }
-        if self.worker.is_some() {
-            self.read_single(out)
-        } else {
-            self.read_outside(out)
-        }
-    }
-
-    /// Reads a worker's ring (module docs: `head` is the lock).
-    fn read_single(&self, out: &mut Vec<(u64, Execution)>) {
-        let cap = self.slots.len() as u64;
-        // ORDERING: Acquire pairs with the writer's Release store of `head`.
-        let head = self.head.load(Ordering::Acquire);
-        let first = head.saturating_sub(cap);
-        let mut read = Vec::with_capacity((head - first) as usize);
-        for pos in first..head {
-            let slot = &self.slots[(pos & self.mask) as usize];
-            read.push((pos, slot.fields()));
-        }
-        // ORDERING: Acquire fence: pairs with the writer's Release fence, so if any
-        // field read above came from a newer write, the re-read sees its position.
-        fence(Ordering::Acquire);
-        let now = self.head.load(Ordering::Relaxed);
-        for (pos, fields) in read {
-            if pos + cap > now {
-                out.extend(fields.execution().map(|e| (pos, e)));
-            }
-        }
-    }
-
-    /// Reads the outside ring (module docs: per-slot seqlocks).
-    fn read_outside(&self, out: &mut Vec<(u64, Execution)>) {
         for slot in self.slots.iter() {
             // ORDERING: Acquire pairs with the writer's Release store of an even sequence.
             let before = slot.seq.load(Ordering::Acquire);
