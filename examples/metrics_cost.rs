@@ -25,6 +25,13 @@
 //!    min and max time per task (per fib call for `fib`), and the median ratio. The
 //!    ratio is what the budget is about; min/max show how noisy the run was.
 //!
+//! For the spawn from a non-worker thread alone (the spawning half of `burst`):
+//!
+//! ```text
+//! valgrind --tool=callgrind --toggle-collect='*spawn_outside*' \
+//!     target/release/examples/metrics_cost outside on 20000     # then: off
+//! ```
+//!
 //! Scenarios: `burst` (spawn `n` light tasks from outside, then wait for all),
 //! `pingpong` (`n` sequential spawn-and-wait round trips from outside), `fib`
 //! (`fib(n)` through `tokengate::join` inside one task).
@@ -65,8 +72,20 @@ fn run(gate: &Coordinator, op: &Op, scenario: &str, n: u64) -> u64 {
             .map(|i| gate.spawn(op, move || i ^ 0x5a).wait().expect("task"))
             .sum(),
         "fib" => gate.spawn(op, move || fib(n)).wait().expect("fib"),
-        other => panic!("unknown scenario {other}: burst, pingpong or fib"),
+        "outside" => spawn_outside(gate, op, n)
+            .into_iter()
+            .map(|t| t.wait().expect("task"))
+            .sum(),
+        other => panic!("unknown scenario {other}: burst, pingpong, fib or outside"),
     }
+}
+
+/// The spawning half of `burst`, on its own for callgrind
+/// (`--toggle-collect='*spawn_outside*'`): what a spawn from a non-worker thread
+/// costs, `submitted` in the outside shard included.
+#[inline(never)]
+fn spawn_outside(gate: &Coordinator, op: &Op, n: u64) -> Vec<tokengate::Token<u64>> {
+    (0..n).map(|i| gate.spawn(op, move || i ^ 0x5a)).collect()
 }
 
 fn pool(on: bool) -> Coordinator {

@@ -358,8 +358,16 @@ pub(crate) struct Metrics {
     enabled: bool,
     /// Entries `recent` returns at most.
     history: usize,
-    /// One per worker, then the outside shard.
+    /// One per worker.
     shards: Box<[CachePadded<Shard>]>,
+    /// The shard of every other thread.
+    outside: CachePadded<Shard>,
+    /// The outside shard's op-cell cache, as a worker shard's (`Shard::cache`) but
+    /// shared by any thread: it holds `*const OpCells` as `usize` (through the
+    /// `sync` shim, which has no `AtomicPtr`), stored with Release by whoever
+    /// missed and loaded with Acquire, so the cells it names are initialised for
+    /// the reader.
+    outside_cache: [crate::sync::AtomicUsize; CACHE],
 }
 
 impl Metrics {
@@ -367,21 +375,21 @@ impl Metrics {
     /// recent executions.
     pub(crate) fn new(workers: usize, enabled: bool, history: usize) -> Metrics {
         let history = if enabled { history } else { 0 };
-        let shards = (0..=workers)
-            .map(|w| {
-                CachePadded::new(Shard {
-                    single_writer: w < workers,
-                    ops: OpTable::new(),
-                    cache: std::array::from_fn(|_| AtomicPtr::new(std::ptr::from_ref(&VACANT).cast_mut())),
-                    worker: WorkerCells::default(),
-                    history: History::new(history, (w < workers).then_some(w)),
-                })
+        let shard = |worker: Option<usize>| {
+            CachePadded::new(Shard {
+                single_writer: worker.is_some(),
+                ops: OpTable::new(),
+                cache: std::array::from_fn(|_| AtomicPtr::new(std::ptr::from_ref(&VACANT).cast_mut())),
+                worker: WorkerCells::default(),
+                history: History::new(history, worker),
             })
-            .collect();
+        };
         Metrics {
             enabled,
             history,
-            shards,
+            shards: (0..workers).map(|w| shard(Some(w))).collect(),
+            outside: shard(None),
+            outside_cache: std::array::from_fn(|_| crate::sync::AtomicUsize::new(std::ptr::from_ref(&VACANT) as usize)),
         }
     }
 
@@ -394,7 +402,12 @@ impl Metrics {
     }
 
     fn outside(&self) -> &Shard {
-        &self.shards[self.shards.len() - 1]
+        &self.outside
+    }
+
+    /// Every shard, the workers' first.
+    fn all_shards(&self) -> impl Iterator<Item = &Shard> {
+        self.shards.iter().map(|s| &**s).chain(std::iter::once(&*self.outside))
     }
 
     /// Worker `w`'s counters (for `WorkerStats`).
@@ -410,18 +423,27 @@ impl Metrics {
             return;
         }
         match worker.and_then(|w| self.shards.get(w)) {
-            Some(shard) if shard.single_writer => {
-                single_writer_add(&shard.op_on_worker(op, weight).counts[SUBMITTED], 1);
-            }
-            _ => self.submitted_outside(op, weight),
+            Some(shard) => single_writer_add(&shard.op_on_worker(op, weight).counts[SUBMITTED], 1),
+            None => self.submitted_outside(op, weight),
         }
     }
 
     /// `submitted` from a thread that is not one of the pool's workers.
     #[inline(never)]
     fn submitted_outside(&self, op: OpId, weight: Weight) {
-        let shard = self.outside();
-        shard.op(op, weight).counts[SUBMITTED].fetch_add(1, Ordering::Relaxed);
+        let slot = &self.outside_cache[op.index() % CACHE];
+        // ORDERING: Acquire pairs with the Release store below (field docs).
+        let cached = slot.load(SyncOrdering::Acquire) as *const OpCells;
+        // SAFETY: the entry names `VACANT` (a static) or cells owned by the outside
+        // shard's `ops`, boxed and dropped only with `self`; its Release store made
+        // them initialised for this thread.
+        let mut cells = unsafe { &*cached };
+        if cells.op != op {
+            cells = self.outside.op(op, weight);
+            // ORDERING: Release publishes the cells to the Acquire load above.
+            slot.store(std::ptr::from_ref(cells) as usize, SyncOrdering::Release);
+        }
+        cells.counts[SUBMITTED].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Hook in the worker's `execute`: `stolen` tasks were taken from other workers,
@@ -562,7 +584,7 @@ impl Metrics {
 
     /// The newest `n` history entries (at most the configured size), newest first.
     pub(crate) fn recent(&self, n: usize) -> Vec<Execution> {
-        history::merge(self.shards.iter().map(|s| &s.history), n.min(self.history))
+        history::merge(self.all_shards().map(|s| &s.history), n.min(self.history))
     }
 }
 
