@@ -13,8 +13,11 @@
 //! *outside* shard for every other thread, written with `fetch_add`. A snapshot sums
 //! the shards. Each shard has an [`OpTable`] of per-op cells (found by the interned
 //! [`OpId`] the task carries: no name is hashed on spawn) and its worker counters.
-//! Nothing is allocated per task: an op's cells are made once per shard, the first
-//! time that shard sees the op.
+//! An op's cells (six counters and both histograms) are one box, made once per
+//! shard, the first time that shard sees the op; in front of the table, a
+//! direct-mapped cache of 32 cell pointers (by `id % 32`, checked against the
+//! cells' own id) makes the usual lookup a load and a compare. Nothing is
+//! allocated per task.
 //!
 //! | figure | counted in | by |
 //! |---|---|---|
@@ -66,7 +69,8 @@
 //!
 //! Durations come from `Meta::times`, raw readings of the task clock (`clock.rs`,
 //! a few ns each), and are recorded in raw ticks into fixed log-linear buckets
-//! (`histogram.rs`: 16 per power of two, about 3% relative error), converted to
+//! (`histogram.rs`: 16 per power of two, about 3% relative error, every `u64`
+//! value in its own bucket, the index computed without branches), converted to
 //! seconds only when read. `busy` is the sum of `run_time` of tasks run at the top
 //! level of a worker (a task run inside another's `wait()` is inside that one's time).
 //!
@@ -79,13 +83,27 @@
 //!
 //! # Cost
 //!
-//! A run costs about 100 instructions of recording (one op-table lookup, two
-//! histogram buckets, four counters, one history slot), a spawn about 30 (a lookup
-//! and one counter). Callgrind, `examples/metrics_cost.rs`, 2 workers, instructions
-//! excluding the clock's one-time calibration, metrics on against off: burst of
-//! 50k light tasks +11 to +12%, pingpong (20k round trips) +2 to +3%, fib(22) through
-//! `join` +2%. Wall-clock figures come from the benchmark run (`burst`, `pingpong`,
-//! `fib` with `metrics(true)` against `metrics(false)`).
+//! Callgrind instructions per operation (`scripts/callgrind.sh`: one worker, counted
+//! inside the probe only; `TOKENGATE_METRICS=0` for off), metrics on / off:
+//!
+//! | probe | before (ea98d22) | now |
+//! |---|---|---|
+//! | `spawn` (spawn + `wait` from a task) | 1064 / 926 (+138) | 1017 / 930 (+87) |
+//! | `join` (two trivial closures) | 325 / 325 | 325 / 325 |
+//! | `fib` (per call, through `join`) | 162 / 162 | 162 / 162 |
+//!
+//! A `join`'s stack job is not recorded (see "What is a task"), so `join` and `fib`
+//! cost nothing. A run's ~65 instructions: the op-cell lookup 7, the outcome counter
+//! 1, the two durations 9 (saturating), two histogram records 13 each (bucket index
+//! 8, count, sum, max), busy time 2, the history slot 24 (seqlock: two sequence
+//! stores and five fields). A spawn on a worker adds ~21 (the `enabled` test, the
+//! shard, the cached lookup, one counter); a spawn from another thread (the outside
+//! shard) goes out of line and takes a `fetch_add` (`examples/metrics_cost.rs
+//! outside`: about +25 to +35 per spawn under callgrind, of ~610). What remains
+//! is the figures themselves; going lower means recording less (sampling the
+//! history would save ~24 per run; it is not done: every execution is kept).
+//! Wall-clock figures come from `cargo run --release --example metrics_cost -- ab`
+//! (burst, pingpong, fib through `join`; interleaved, medians with min/max).
 //!
 //! # Not yet wired
 //!
@@ -605,5 +623,33 @@ mod tests {
         assert_eq!(cell.get(true), None);
         cell.set_ran(false);
         assert_eq!(cell.get(true), Some(Outcome::Panicked));
+    }
+
+    /// Two ops that share a cache slot (`id % CACHE`), alternating, on a worker and
+    /// from outside: every lookup finds the asked op's own cells, so each counts
+    /// only its own submissions.
+    #[test]
+    fn colliding_ops_keep_their_own_cells() {
+        let metrics = Metrics::new(1, true, 4);
+        let (a, b) = (OpId::from_index(40), OpId::from_index(40 + CACHE as u32));
+        for round in 0..3u64 {
+            for (op, n) in [(a, 1), (b, 2)] {
+                for _ in 0..n {
+                    metrics.submitted(op, Weight::Light, Some(0));
+                    metrics.submitted(op, Weight::Light, None);
+                }
+                let worker = metrics.shards[0].op_on_worker(op, Weight::Light);
+                assert_eq!(worker.op, op);
+                assert!(std::ptr::eq(worker, metrics.shards[0].op(op, Weight::Light)));
+                let count = |shard: &Shard| shard.ops.get(op).unwrap().counts[SUBMITTED].load(Ordering::Relaxed);
+                assert_eq!(count(&metrics.shards[0]), n * (round + 1), "worker shard, {op:?}");
+                assert_eq!(count(&metrics.outside), n * (round + 1), "outside shard, {op:?}");
+            }
+        }
+        assert_eq!(
+            VACANT.counts[SUBMITTED].load(Ordering::Relaxed),
+            0,
+            "the sentinel is never written"
+        );
     }
 }
