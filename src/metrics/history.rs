@@ -37,9 +37,9 @@ fn worker_tag(worker: Option<usize>) -> u64 {
 impl Slot {
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn write(&self, id: u64, op: OpId, worker_tag: u64, outcome: Outcome, wait: u64, run: u64, finished: u64) {
+    fn write(&self, id: u64, base: u64, outcome: Outcome, wait: u64, run: u64, finished: u64) {
         self.id.store(id, Ordering::Relaxed);
-        let packed = (u64::from(op.index() as u32) << 32) | worker_tag | u64::from(outcome.code());
+        let packed = base | u64::from(outcome.code());
         self.packed.store(packed, Ordering::Relaxed);
         self.wait.store(wait, Ordering::Relaxed);
         self.run.store(run, Ordering::Relaxed);
@@ -90,9 +90,16 @@ impl History {
         }
     }
 
+    /// The op and worker bits of an entry of `op` in this ring (`push_single`'s
+    /// `base`; an op's cells keep theirs, so a run does not recompute it).
+    pub(super) fn entry_base(&self, op: OpId) -> u64 {
+        (u64::from(op.index() as u32) << 32) | self.tag
+    }
+
     /// Writes an entry into a worker's own ring: only that worker may call it.
+    /// `base` is [`entry_base`](History::entry_base) of the entry's op.
     #[inline]
-    pub(super) fn push_single(&self, id: u64, op: OpId, outcome: Outcome, wait: u64, run: u64, finished: u64) {
+    pub(super) fn push_single(&self, id: u64, base: u64, outcome: Outcome, wait: u64, run: u64, finished: u64) {
         let pos = self.head.load(Ordering::Relaxed);
         self.head.store(pos + 1, Ordering::Relaxed);
         // SAFETY: `mask` is `slots.len() - 1` and the length a power of two, so the
@@ -102,7 +109,7 @@ impl History {
         slot.seq.store(odd, Ordering::Relaxed);
         // ORDERING: Release fence, as in `push`.
         fence(Ordering::Release);
-        slot.write(id, op, self.tag, outcome, wait, run, finished);
+        slot.write(id, base, outcome, wait, run, finished);
         // ORDERING: Release, as in `push`.
         slot.seq.store(odd + 1, Ordering::Release);
     }
@@ -120,7 +127,7 @@ impl History {
         finished: u64,
     ) {
         if self.worker.is_some() {
-            return self.push_single(id, op, outcome, wait, run, finished);
+            return self.push_single(id, self.entry_base(op), outcome, wait, run, finished);
         }
         if !self.keep {
             return;
@@ -141,7 +148,8 @@ impl History {
         // ORDERING: Release fence: a reader that sees any field below also sees the
         // odd sequence, so it knows to discard the slot.
         fence(Ordering::Release);
-        slot.write(id, op, worker_tag(worker), outcome, wait, run, finished);
+        let base = (u64::from(op.index() as u32) << 32) | worker_tag(worker);
+        slot.write(id, base, outcome, wait, run, finished);
         // ORDERING: Release: a reader that loads this even sequence with Acquire sees
         // every field written above.
         slot.seq.store(odd + 1, Ordering::Release);

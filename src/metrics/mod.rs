@@ -88,15 +88,15 @@
 //!
 //! | probe | before (ea98d22) | now |
 //! |---|---|---|
-//! | `spawn` (spawn + `wait` from a task) | 1064 / 926 (+138) | 1017 / 930 (+87) |
+//! | `spawn` (spawn + `wait` from a task) | 1064 / 926 (+138) | 1014 / 930 (+84) |
 //! | `join` (two trivial closures) | 325 / 325 | 325 / 325 |
 //! | `fib` (per call, through `join`) | 162 / 162 | 162 / 162 |
 //!
 //! A `join`'s stack job is not recorded (see "What is a task"), so `join` and `fib`
-//! cost nothing. A run's ~65 instructions: the op-cell lookup 7, the outcome counter
+//! cost nothing. A run's ~63 instructions: the op-cell lookup 7, the outcome counter
 //! 1, the two durations 9 (saturating), two histogram records 13 each (bucket index
-//! 8, count, sum, max), busy time 2, the history slot 24 (seqlock: two sequence
-//! stores and five fields). A spawn on a worker adds ~21 (the `enabled` test, the
+//! 8, count, sum, max), busy time 2, the history slot 22 (seqlock: two sequence
+//! stores and five fields; the op's entry bits are kept in its cells). A spawn on a worker adds ~21 (the `enabled` test, the
 //! shard, the cached lookup, one counter); a spawn from another thread (the outside
 //! shard) goes out of line and takes a `fetch_add` (`examples/metrics_cost.rs
 //! outside`: about +25 to +35 per spawn under callgrind, of ~610). What remains
@@ -256,6 +256,8 @@ fn slot(outcome: Outcome) -> usize {
 pub(crate) struct OpCells {
     /// The op these cells count (checked by the shard's lookup cache).
     op: OpId,
+    /// The shard's history `entry_base` for the op, precomputed.
+    history_base: u64,
     /// The op's weight (as last spawned; ops of one name normally share it).
     weight: AtomicU8,
     /// `submitted`, then one per [`Outcome`].
@@ -267,12 +269,13 @@ pub(crate) struct OpCells {
 /// What an empty slot of a worker shard's op-cell cache points at: cells of
 /// [`OpId::NONE`], which no lookup asks for (a stack job is never recorded per op),
 /// so a lookup is one load and one compare, with no null check. Never written.
-static VACANT: OpCells = OpCells::new(OpId::NONE, Weight::Medium);
+static VACANT: OpCells = OpCells::new(OpId::NONE, Weight::Medium, 0);
 
 impl OpCells {
-    const fn new(op: OpId, weight: Weight) -> Self {
+    const fn new(op: OpId, weight: Weight, history_base: u64) -> Self {
         OpCells {
             op,
+            history_base,
             weight: AtomicU8::new(weight as u8),
             counts: [const { AtomicU64::new(0) }; 6],
             queue_wait: Buckets::new(),
@@ -367,7 +370,8 @@ impl Shard {
     /// The cells of `op` in this shard, made if missing, from any thread.
     #[inline]
     fn op(&self, op: OpId, weight: Weight) -> &OpCells {
-        self.ops.get_or_init(op, || Box::new(OpCells::new(op, weight)))
+        self.ops
+            .get_or_init(op, || Box::new(OpCells::new(op, weight, self.history.entry_base(op))))
     }
 }
 
@@ -519,7 +523,7 @@ impl Metrics {
         }
         shard
             .history
-            .push_single(meta.id, meta.op, outcome, wait, run, finished);
+            .push_single(meta.id, cells.history_base, outcome, wait, run, finished);
     }
 
     /// The `release` callback of `TaskRef::run_then` on a storage thread (storage
