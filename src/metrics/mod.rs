@@ -98,12 +98,15 @@
 //! 8, count, sum, max), busy time 2, the history slot 22 (seqlock: two sequence
 //! stores and five fields; the op's entry bits are kept in its cells). A spawn on a worker adds ~21 (the `enabled` test, the
 //! shard, the cached lookup, one counter); a spawn from another thread (the outside
-//! shard) goes out of line and takes a `fetch_add` (`examples/metrics_cost.rs
-//! outside`: about +25 to +35 per spawn under callgrind, of ~610). What remains
+//! shard) goes out of line, finds the cells through a shared cache and takes a
+//! `fetch_add`: `examples/metrics_cost.rs outside` (the spawning half of a burst),
+//! on / off, was 656 / 619 (+37) per spawn, is 633 / 611 (+22). What remains
 //! is the figures themselves; going lower means recording less (sampling the
 //! history would save ~24 per run; it is not done: every execution is kept).
-//! Wall-clock figures come from `cargo run --release --example metrics_cost -- ab`
-//! (burst, pingpong, fib through `join`; interleaved, medians with min/max).
+//! Memory: an op's cells are about 16.5 KiB per shard that sees the op (two
+//! histograms of 1024 slots). Wall-clock figures come from
+//! `cargo run --release --example metrics_cost -- ab` (burst, pingpong, fib through
+//! `join`; interleaved, medians with min/max).
 //!
 //! # Not yet wired
 //!
@@ -269,7 +272,7 @@ pub(crate) struct OpCells {
 /// What an empty slot of a worker shard's op-cell cache points at: cells of
 /// [`OpId::NONE`], which no lookup asks for (a stack job is never recorded per op),
 /// so a lookup is one load and one compare, with no null check. Never written.
-static VACANT: OpCells = OpCells::new(OpId::NONE, Weight::Medium, 0);
+static VACANT: OpCells = OpCells::new(OpId::NONE, Weight::Light, 0); // all zero: in .bss
 
 impl OpCells {
     const fn new(op: OpId, weight: Weight, history_base: u64) -> Self {
