@@ -256,6 +256,9 @@ fn slot(outcome: Outcome) -> usize {
 
 /// One op's figures in one shard, boxed once per (shard, op) so that a run reaches
 /// its counters and both histograms through one pointer.
+// Aligned (and so sized) to 128 bytes, as `CachePadded`: the cells of two shards are
+// written by two workers, and must not share a cache line at their boxes' edges.
+#[repr(align(128))]
 pub(crate) struct OpCells {
     /// The op these cells count (checked by the shard's lookup cache).
     op: OpId,
