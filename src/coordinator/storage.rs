@@ -101,7 +101,16 @@ fn screen_storage(owner: *const (), task: TaskRef) -> Option<TaskRef> {
 }
 
 fn release_storage(owner: *const (), meta: &Meta, resolved_here: bool) {
-    // SAFETY: as in `screen_storage`.
+    // Metrics hook (metrics-cost branch): a storage thread whose owner was dropped
+    // inside the task it ran (`storage::threads::join` then clears its owner) must not
+    // touch the owner: it is freed. Nothing is counted; nobody can read it any more.
+    // (Before, this read the freed `Shared`: tests/storage_lifecycle.rs
+    // `coordinator_dropped_inside_its_own_storage_task`, under valgrind.)
+    if crate::storage::on_storage_thread() && crate::storage::current_owner().is_none() {
+        return;
+    }
+    // SAFETY: as in `screen_storage`; the check above excludes an owner that was
+    // dropped on this very storage thread.
     unsafe { owner_shared(owner) }
         .metrics
         .released_off_worker(meta, resolved_here);

@@ -13,8 +13,11 @@
 //! *outside* shard for every other thread, written with `fetch_add`. A snapshot sums
 //! the shards. Each shard has an [`OpTable`] of per-op cells (found by the interned
 //! [`OpId`] the task carries: no name is hashed on spawn) and its worker counters.
-//! Nothing is allocated per task: an op's cells are made once per shard, the first
-//! time that shard sees the op.
+//! An op's cells (six counters and both histograms) are one box, made once per
+//! shard, the first time that shard sees the op; in front of the table, a
+//! direct-mapped cache of 32 cell pointers (by `id % 32`, checked against the
+//! cells' own id) makes the usual lookup a load and a compare. Nothing is
+//! allocated per task.
 //!
 //! | figure | counted in | by |
 //! |---|---|---|
@@ -66,7 +69,8 @@
 //!
 //! Durations come from `Meta::times`, raw readings of the task clock (`clock.rs`,
 //! a few ns each), and are recorded in raw ticks into fixed log-linear buckets
-//! (`histogram.rs`: 16 per power of two, about 3% relative error), converted to
+//! (`histogram.rs`: 16 per power of two, about 3% relative error, every `u64`
+//! value in its own bucket, the index computed without branches), converted to
 //! seconds only when read. `busy` is the sum of `run_time` of tasks run at the top
 //! level of a worker (a task run inside another's `wait()` is inside that one's time).
 //!
@@ -79,13 +83,30 @@
 //!
 //! # Cost
 //!
-//! A run costs about 100 instructions of recording (one op-table lookup, two
-//! histogram buckets, four counters, one history slot), a spawn about 30 (a lookup
-//! and one counter). Callgrind, `examples/metrics_cost.rs`, 2 workers, instructions
-//! excluding the clock's one-time calibration, metrics on against off: burst of
-//! 50k light tasks +11 to +12%, pingpong (20k round trips) +2 to +3%, fib(22) through
-//! `join` +2%. Wall-clock figures come from the benchmark run (`burst`, `pingpong`,
-//! `fib` with `metrics(true)` against `metrics(false)`).
+//! Callgrind instructions per operation (`scripts/callgrind.sh`: one worker, counted
+//! inside the probe only; `TOKENGATE_METRICS=0` for off), metrics on / off:
+//!
+//! | probe | before (ea98d22) | now |
+//! |---|---|---|
+//! | `spawn` (spawn + `wait` from a task) | 1064 / 926 (+138) | 1014 / 930 (+84) |
+//! | `join` (two trivial closures) | 325 / 325 | 325 / 325 |
+//! | `fib` (per call, through `join`) | 162 / 162 | 162 / 162 |
+//!
+//! A `join`'s stack job is not recorded (see "What is a task"), so `join` and `fib`
+//! cost nothing. A run's ~63 instructions: the op-cell lookup 7, the outcome counter
+//! 1, the two durations 9 (saturating), two histogram records 13 each (bucket index
+//! 8, count, sum, max), busy time 2, the history slot 22 (seqlock: two sequence
+//! stores and five fields; the op's entry bits are kept in its cells). A spawn on a worker adds ~21 (the `enabled` test, the
+//! shard, the cached lookup, one counter); a spawn from another thread (the outside
+//! shard) goes out of line, finds the cells through a shared cache and takes a
+//! `fetch_add`: `examples/metrics_cost.rs outside` (the spawning half of a burst),
+//! on / off, was 656 / 619 (+37) per spawn, is 633 / 611 (+22). What remains
+//! is the figures themselves; going lower means recording less (sampling the
+//! history would save ~24 per run; it is not done: every execution is kept).
+//! Memory: an op's cells are about 16.5 KiB per shard that sees the op (two
+//! histograms of 1024 slots). Wall-clock figures come from
+//! `cargo run --release --example metrics_cost -- ab` (burst, pingpong, fib through
+//! `join`; interleaved, medians with min/max).
 //!
 //! # Not yet wired
 //!
@@ -103,7 +124,7 @@ use crate::op::Weight;
 use crate::registry::{OpId, OpTable};
 use crate::sync::{CachePadded, Ordering as SyncOrdering};
 use crate::task::{Meta, TaskRef};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 use histogram::Buckets;
 use history::History;
@@ -233,8 +254,16 @@ fn slot(outcome: Outcome) -> usize {
     outcome as usize + 1
 }
 
-/// One op's figures in one shard.
+/// One op's figures in one shard, boxed once per (shard, op) so that a run reaches
+/// its counters and both histograms through one pointer.
+// Aligned (and so sized) to 128 bytes, as `CachePadded`: the cells of two shards are
+// written by two workers, and must not share a cache line at their boxes' edges.
+#[repr(align(128))]
 pub(crate) struct OpCells {
+    /// The op these cells count (checked by the shard's lookup cache).
+    op: OpId,
+    /// The shard's history `entry_base` for the op, precomputed.
+    history_base: u64,
     /// The op's weight (as last spawned; ops of one name normally share it).
     weight: AtomicU8,
     /// `submitted`, then one per [`Outcome`].
@@ -243,11 +272,18 @@ pub(crate) struct OpCells {
     run_time: Buckets,
 }
 
+/// What an empty slot of a worker shard's op-cell cache points at: cells of
+/// [`OpId::NONE`], which no lookup asks for (a stack job is never recorded per op),
+/// so a lookup is one load and one compare, with no null check. Never written.
+static VACANT: OpCells = OpCells::new(OpId::NONE, Weight::Light, 0); // all zero: in .bss
+
 impl OpCells {
-    fn new(weight: Weight) -> Self {
+    const fn new(op: OpId, weight: Weight, history_base: u64) -> Self {
         OpCells {
+            op,
+            history_base,
             weight: AtomicU8::new(weight as u8),
-            counts: Default::default(),
+            counts: [const { AtomicU64::new(0) }; 6],
             queue_wait: Buckets::new(),
             run_time: Buckets::new(),
         }
@@ -280,15 +316,27 @@ fn single_writer_add(counter: &AtomicU64, by: u64) {
     counter.store(counter.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
 }
 
+/// Entries of a worker shard's op-cell cache (direct-mapped by op id).
+const CACHE: usize = 32;
+
 /// One shard: written by one worker (single writer), or by any thread (outside).
 struct Shard {
     single_writer: bool,
-    ops: OpTable<OpCells>,
+    ops: OpTable<Box<OpCells>>,
+    /// A worker shard's direct-mapped cache of `ops`: slot `id % CACHE` points at
+    /// the cells of the op last looked up there (null: none), so the common lookup
+    /// is a load and a compare of the cells' `op`. Read and written only by the
+    /// shard's worker (as its counters are), so Relaxed is enough: the cells were
+    /// made visible to that thread when it got them from `ops`. Unused in the
+    /// outside shard. The cells it points at are owned by `ops` and live as long
+    /// as the shard.
+    cache: [AtomicPtr<OpCells>; CACHE],
     worker: WorkerCells,
     history: History,
 }
 
 impl Shard {
+    #[inline]
     fn bump(&self, counter: &AtomicU64, by: u64) {
         if self.single_writer {
             // Single writer: a load and a store, no read-modify-write.
@@ -298,9 +346,38 @@ impl Shard {
         }
     }
 
+    /// The cells of `op` in this shard, made if missing. Worker shards only: call
+    /// it from the shard's worker (the cache has one writer and one reader).
+    #[inline]
+    fn op_on_worker(&self, op: OpId, weight: Weight) -> &OpCells {
+        debug_assert!(op != OpId::NONE, "a stack job has no op cells");
+        let cached = self.cache[op.index() % CACHE].load(Ordering::Relaxed);
+        // SAFETY: an entry points at `VACANT` (a static) or at cells owned by
+        // `self.ops`, which are boxed (they never move) and dropped only with the
+        // shard, after every borrow of it; it was stored by this thread, so the cells
+        // are initialised for it (struct docs).
+        let cells = unsafe { &*cached };
+        if cells.op == op {
+            return cells;
+        }
+        self.op_miss(op, weight)
+    }
+
+    #[cold]
+    fn op_miss(&self, op: OpId, weight: Weight) -> &OpCells {
+        let cells = self.op(op, weight);
+        if self.single_writer {
+            let ptr = std::ptr::from_ref(cells).cast_mut();
+            self.cache[op.index() % CACHE].store(ptr, Ordering::Relaxed);
+        }
+        cells
+    }
+
+    /// The cells of `op` in this shard, made if missing, from any thread.
     #[inline]
     fn op(&self, op: OpId, weight: Weight) -> &OpCells {
-        self.ops.get_or_init(op, || OpCells::new(weight))
+        self.ops
+            .get_or_init(op, || Box::new(OpCells::new(op, weight, self.history.entry_base(op))))
     }
 }
 
@@ -309,8 +386,16 @@ pub(crate) struct Metrics {
     enabled: bool,
     /// Entries `recent` returns at most.
     history: usize,
-    /// One per worker, then the outside shard.
+    /// One per worker.
     shards: Box<[CachePadded<Shard>]>,
+    /// The shard of every other thread.
+    outside: CachePadded<Shard>,
+    /// The outside shard's op-cell cache, as a worker shard's (`Shard::cache`) but
+    /// shared by any thread: it holds `*const OpCells` as `usize` (through the
+    /// `sync` shim, which has no `AtomicPtr`), stored with Release by whoever
+    /// missed and loaded with Acquire, so the cells it names are initialised for
+    /// the reader.
+    outside_cache: [crate::sync::AtomicUsize; CACHE],
 }
 
 impl Metrics {
@@ -318,20 +403,21 @@ impl Metrics {
     /// recent executions.
     pub(crate) fn new(workers: usize, enabled: bool, history: usize) -> Metrics {
         let history = if enabled { history } else { 0 };
-        let shards = (0..=workers)
-            .map(|w| {
-                CachePadded::new(Shard {
-                    single_writer: w < workers,
-                    ops: OpTable::new(),
-                    worker: WorkerCells::default(),
-                    history: History::new(history, w < workers),
-                })
+        let shard = |worker: Option<usize>| {
+            CachePadded::new(Shard {
+                single_writer: worker.is_some(),
+                ops: OpTable::new(),
+                cache: std::array::from_fn(|_| AtomicPtr::new(std::ptr::from_ref(&VACANT).cast_mut())),
+                worker: WorkerCells::default(),
+                history: History::new(history, worker),
             })
-            .collect();
+        };
         Metrics {
             enabled,
             history,
-            shards,
+            shards: (0..workers).map(|w| shard(Some(w))).collect(),
+            outside: shard(None),
+            outside_cache: std::array::from_fn(|_| crate::sync::AtomicUsize::new(std::ptr::from_ref(&VACANT) as usize)),
         }
     }
 
@@ -344,7 +430,12 @@ impl Metrics {
     }
 
     fn outside(&self) -> &Shard {
-        &self.shards[self.shards.len() - 1]
+        &self.outside
+    }
+
+    /// Every shard, the workers' first.
+    fn all_shards(&self) -> impl Iterator<Item = &Shard> {
+        self.shards.iter().map(|s| &**s).chain(std::iter::once(&*self.outside))
     }
 
     /// Worker `w`'s counters (for `WorkerStats`).
@@ -356,10 +447,31 @@ impl Metrics {
     /// thread (`None`: any other thread).
     #[inline]
     pub(crate) fn submitted(&self, op: OpId, weight: Weight, worker: Option<usize>) {
-        if self.enabled {
-            let shard = self.shard(worker);
-            shard.bump(&shard.op(op, weight).counts[SUBMITTED], 1);
+        if !self.enabled {
+            return;
         }
+        match worker.and_then(|w| self.shards.get(w)) {
+            Some(shard) => single_writer_add(&shard.op_on_worker(op, weight).counts[SUBMITTED], 1),
+            None => self.submitted_outside(op, weight),
+        }
+    }
+
+    /// `submitted` from a thread that is not one of the pool's workers.
+    #[inline(never)]
+    fn submitted_outside(&self, op: OpId, weight: Weight) {
+        let slot = &self.outside_cache[op.index() % CACHE];
+        // ORDERING: Acquire pairs with the Release store below (field docs).
+        let cached = slot.load(SyncOrdering::Acquire) as *const OpCells;
+        // SAFETY: the entry names `VACANT` (a static) or cells owned by the outside
+        // shard's `ops`, boxed and dropped only with `self`; its Release store made
+        // them initialised for this thread.
+        let mut cells = unsafe { &*cached };
+        if cells.op != op {
+            cells = self.outside.op(op, weight);
+            // ORDERING: Release publishes the cells to the Acquire load above.
+            slot.store(std::ptr::from_ref(cells) as usize, SyncOrdering::Release);
+        }
+        cells.counts[SUBMITTED].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Hook in the worker's `execute`: `stolen` tasks were taken from other workers,
@@ -392,7 +504,7 @@ impl Metrics {
             Some(outcome @ (Outcome::Completed | Outcome::Panicked)) if resolved_here => {
                 shard.bump(&shard.worker.executed, 1);
                 if self.enabled {
-                    self.record_run(shard, meta, outcome, worker, nested);
+                    self.record_run(shard, meta, outcome, nested);
                 }
             }
             _ if self.enabled => self.count(shard, meta, resolved_here, outcome, Some(worker)),
@@ -402,8 +514,8 @@ impl Metrics {
 
     /// The common case, kept lean: a worker ran the task. Its shard has one writer.
     #[inline]
-    fn record_run(&self, shard: &Shard, meta: &Meta, outcome: Outcome, worker: usize, nested: bool) {
-        let cells = shard.op(meta.op, meta.weight);
+    fn record_run(&self, shard: &Shard, meta: &Meta, outcome: Outcome, nested: bool) {
+        let cells = shard.op_on_worker(meta.op, meta.weight);
         single_writer_add(&cells.counts[slot(outcome)], 1);
         let times = &meta.times;
         let started = times.started.load(Ordering::Relaxed);
@@ -417,7 +529,7 @@ impl Metrics {
         }
         shard
             .history
-            .push_single(meta.id, meta.op, worker, outcome, wait, run, finished);
+            .push_single(meta.id, cells.history_base, outcome, wait, run, finished);
     }
 
     /// The `release` callback of `TaskRef::run_then` on a storage thread (storage
@@ -501,7 +613,7 @@ impl Metrics {
 
     /// The newest `n` history entries (at most the configured size), newest first.
     pub(crate) fn recent(&self, n: usize) -> Vec<Execution> {
-        history::merge(self.shards.iter().map(|s| &s.history), n.min(self.history))
+        history::merge(self.all_shards().map(|s| &s.history), n.min(self.history))
     }
 }
 
@@ -522,5 +634,33 @@ mod tests {
         assert_eq!(cell.get(true), None);
         cell.set_ran(false);
         assert_eq!(cell.get(true), Some(Outcome::Panicked));
+    }
+
+    /// Two ops that share a cache slot (`id % CACHE`), alternating, on a worker and
+    /// from outside: every lookup finds the asked op's own cells, so each counts
+    /// only its own submissions.
+    #[test]
+    fn colliding_ops_keep_their_own_cells() {
+        let metrics = Metrics::new(1, true, 4);
+        let (a, b) = (OpId::from_index(40), OpId::from_index(40 + CACHE as u32));
+        for round in 0..3u64 {
+            for (op, n) in [(a, 1), (b, 2)] {
+                for _ in 0..n {
+                    metrics.submitted(op, Weight::Light, Some(0));
+                    metrics.submitted(op, Weight::Light, None);
+                }
+                let worker = metrics.shards[0].op_on_worker(op, Weight::Light);
+                assert_eq!(worker.op, op);
+                assert!(std::ptr::eq(worker, metrics.shards[0].op(op, Weight::Light)));
+                let count = |shard: &Shard| shard.ops.get(op).unwrap().counts[SUBMITTED].load(Ordering::Relaxed);
+                assert_eq!(count(&metrics.shards[0]), n * (round + 1), "worker shard, {op:?}");
+                assert_eq!(count(&metrics.outside), n * (round + 1), "outside shard, {op:?}");
+            }
+        }
+        assert_eq!(
+            VACANT.counts[SUBMITTED].load(Ordering::Relaxed),
+            0,
+            "the sentinel is never written"
+        );
     }
 }

@@ -355,7 +355,7 @@ impl Metrics {
         let scale = ns_per_tick();
         let mut ops: Vec<OpMetrics> = Vec::new();
         let mut index: Vec<(OpId, usize)> = Vec::new();
-        for shard in self.shards.iter() {
+        for shard in self.all_shards() {
             for (id, cells) in shard.ops.iter() {
                 let i = match index.iter().find(|(o, _)| *o == id) {
                     Some(&(_, i)) => i,
