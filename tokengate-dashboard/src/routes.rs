@@ -437,7 +437,7 @@ async fn status(State(state): State<Shared>, Path(id): Path<u64>) -> Response {
         Ok(Some(view)) => Json(view).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
-            "not found among resolved tasks in the recent history: queued, running, unknown, or older than the history",
+            "not found: never spawned, or resolved longer ago than the history reaches",
         ),
         Err(res) => res,
     }
