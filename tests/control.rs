@@ -580,3 +580,29 @@ fn drains_racing_fork_join_lose_nothing() {
     }
     assert_eq!(drained, cancelled);
 }
+
+#[test]
+fn a_drop_that_drains_during_a_drain_does_not_hang() {
+    // A drained closure's destructor runs on the sweeping thread; a drain from there
+    // would wait for itself. It panics instead (contained), and the outer drain ends.
+    struct DrainsOnDrop(tokengate::Handle, Arc<AtomicBool>);
+    impl Drop for DrainsOnDrop {
+        fn drop(&mut self) {
+            let inner = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.drain()));
+            self.1.store(inner.is_err(), SeqCst);
+        }
+    }
+    let gate = pool(1);
+    gate.pause();
+    let refused = Arc::new(AtomicBool::new(false));
+    let guard = DrainsOnDrop(gate.handle(), Arc::clone(&refused));
+    let t = gate.spawn(&Op::new("drains-on-drop"), move || drop(guard));
+    let h = gate.handle();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(h.drain()).unwrap());
+    assert_eq!(rx.recv_timeout(Duration::from_secs(20)), Ok(1), "the outer drain hung");
+    assert!(refused.load(SeqCst), "the inner drain was refused with a panic");
+    assert_eq!(get(t), Err(TaskError::Cancelled));
+    gate.resume();
+    assert_eq!(gate.spawn(&Op::new("after"), || 4).wait(), Ok(4));
+}

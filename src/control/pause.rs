@@ -121,10 +121,23 @@ impl Control {
 
     /// A resume moves held tasks back to the queues, which a sweep must not miss:
     /// the two never overlap (`sweep.rs`).
-    pub(super) fn lock_sweeps(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.sweep_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    ///
+    /// A sweep drops the closures it resolves and wakes their waiters; a `Drop` that
+    /// drains, cancels, looks a task up or resumes on that thread would wait for
+    /// itself, so it panics with a message instead (reported on stderr; a closure's
+    /// destructor that panics is contained, `task/mod.rs`).
+    pub(super) fn lock_sweeps(&self) -> SweepGuard<'_> {
+        if IN_SWEEP.with(|s| s.replace(true)) {
+            panic!(
+                "tokengate: drain, cancel(id), status(id) or resume called from a Drop run by a sweep \
+                 on this thread; it would wait for itself"
+            );
+        }
+        SweepGuard(
+            self.sweep_lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Pauses one op. Returns false if it was already paused.
@@ -197,5 +210,19 @@ fn steal(q: &Injector<Held>) -> Option<Held> {
             Steal::Empty => return None,
             Steal::Retry => crate::sync::spin_hint(),
         }
+    }
+}
+
+crate::sync::const_thread_local! {
+    /// True while this thread holds `Control::sweep_lock`.
+    static IN_SWEEP: std::cell::Cell<bool> = std::cell::Cell::new(false);
+}
+
+/// `Control::sweep_lock`, held; clears `IN_SWEEP` when dropped.
+pub(super) struct SweepGuard<'a>(#[allow(dead_code)] std::sync::MutexGuard<'a, ()>);
+
+impl Drop for SweepGuard<'_> {
+    fn drop(&mut self) {
+        IN_SWEEP.with(|s| s.set(false));
     }
 }

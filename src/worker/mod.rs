@@ -426,6 +426,10 @@ impl WorkerCtx {
     fn screen(&self, task: TaskRef) -> Option<TaskRef> {
         let shared = &*self.shared;
         let expire = |t| {
+            // The take ends first: the task will not run whatever happens next, and
+            // resolving it drops its closure, whose `Drop` (user code) may itself
+            // drain or cancel, which must not wait for this worker's mover.
+            self.end_take();
             let _ = shared.metrics.resolve(t, crate::TaskError::Expired, Some(self.index));
         };
         shared
