@@ -303,6 +303,33 @@ fn parse_args() -> Cfg {
     }
 }
 
+/// A scenario measuring the process's CPU share with each peer's pool (`idle`,
+/// `trickle`), plus no pool at all (the measurement's floor).
+fn cpu_scenario(
+    table: &mut Table,
+    name: &'static str,
+    cpu: Metric,
+    reps: usize,
+    measure: impl Fn(IdlePeer) -> f64 + Copy + 'static,
+) {
+    let mk = |p: IdlePeer| -> Box<dyn FnMut() -> Vec<(&'static str, f64)>> {
+        Box::new(move || vec![(cpu.name, measure(p))])
+    };
+    run_scenario(
+        table,
+        name,
+        &[cpu],
+        reps,
+        false,
+        vec![
+            ("tokengate", mk(IdlePeer::Tokengate)),
+            ("rayon", mk(IdlePeer::Rayon)),
+            ("tokio", mk(IdlePeer::Tokio)),
+            ("no pool", mk(IdlePeer::Nothing)),
+        ],
+    );
+}
+
 fn main() {
     let cfg = parse_args();
     let wants = |s: &str| cfg.only.as_ref().map_or(true, |o| o.iter().any(|x| x == s));
@@ -331,46 +358,21 @@ fn main() {
 
     let mut table = Table::default();
 
-    // 7. idle first, while the process has no other threads.
-    if wants("idle") {
-        const CPU: Metric = metric("idle CPU", "% core", Goal::Low, false);
-        let mk = |p: IdlePeer| -> Box<dyn FnMut() -> Vec<(&'static str, f64)>> {
-            Box::new(move || vec![(CPU.name, idle(p, idle_window))])
-        };
-        run_scenario(
-            &mut table,
-            "idle",
-            &[CPU],
-            idle_reps,
-            false,
-            vec![
-                ("tokengate", mk(IdlePeer::Tokengate)),
-                ("rayon", mk(IdlePeer::Rayon)),
-                ("tokio", mk(IdlePeer::Tokio)),
-                ("no pool", mk(IdlePeer::Nothing)),
-            ],
-        );
-    }
-
-    // 7b. trickle: one tiny task every 10 ms from outside (issue 15: under 1%).
-    if wants("trickle") {
-        const CPU: Metric = metric("trickle CPU", "% core", Goal::Low, false);
-        let mk = |p: IdlePeer| -> Box<dyn FnMut() -> Vec<(&'static str, f64)>> {
-            Box::new(move || vec![(CPU.name, trickle(p, idle_window))])
-        };
-        run_scenario(
-            &mut table,
-            "trickle",
-            &[CPU],
-            idle_reps,
-            false,
-            vec![
-                ("tokengate", mk(IdlePeer::Tokengate)),
-                ("rayon", mk(IdlePeer::Rayon)),
-                ("tokio", mk(IdlePeer::Tokio)),
-                ("no pool", mk(IdlePeer::Nothing)),
-            ],
-        );
+    // 7. idle first, while the process has no other threads; then 7b, trickle: one
+    // tiny task every 10 ms from outside (issue 15: under 1%).
+    for (name, metric_name, measure) in [
+        ("idle", "idle CPU", idle as fn(IdlePeer, Duration) -> f64),
+        ("trickle", "trickle CPU", trickle),
+    ] {
+        if wants(name) {
+            cpu_scenario(
+                &mut table,
+                name,
+                metric(metric_name, "% core", Goal::Low, false),
+                idle_reps,
+                move |p| measure(p, idle_window),
+            );
+        }
     }
 
     // 1. burst
