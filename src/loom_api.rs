@@ -113,7 +113,16 @@ impl Sleep {
     }
     /// Registers worker `w`'s thread (to be unparked by notifiers).
     pub fn register(&self, w: usize, thread: Thread) {
-        self.0.register(w, thread)
+        self.0.register(w, thread, None)
+    }
+    /// Registers worker `w`'s thread, pinned to CPU `cpu` (for `hand_off`).
+    pub fn register_on(&self, w: usize, thread: Thread, cpu: usize) {
+        self.0.register(w, thread, Some(cpu))
+    }
+    /// Worker side: searcher `w`, on a spinning waiter's CPU, hands its search to
+    /// a worker on another CPU; true if another worker now searches.
+    pub fn hand_off(&self, w: usize) -> bool {
+        self.0.hand_off(w, || true)
     }
     /// Pusher side: wakes one idle worker unless someone searches.
     pub fn notify_one(&self) {

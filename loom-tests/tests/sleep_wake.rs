@@ -127,7 +127,23 @@ impl Queue {
 /// for `exit_requested`. Heavy permits and the graceful-shutdown branch are left
 /// out (no heavy work, no shutdown here). Running a task = counting it done and
 /// unparking main. **If `main_loop()` or `idle()` changes, change this with it.**
+///
+/// `waiter_here`: this worker shares its CPU with a spinning outside waiter, and
+/// its last task came in a streak, so its failed search round hands the search off
+/// (`Sleep::hand_off`, sleep/README.md "Who spins where") instead of backing off.
 fn sim_worker(me: usize, queue: &Queue, sleep: &loom_api::Sleep, exit: &AtomicBool, done: &AtomicUsize, main: &Thread) {
+    sim_worker_on(me, false, queue, sleep, exit, done, main)
+}
+
+fn sim_worker_on(
+    me: usize,
+    waiter_here: bool,
+    queue: &Queue,
+    sleep: &loom_api::Sleep,
+    exit: &AtomicBool,
+    done: &AtomicUsize,
+    main: &Thread,
+) {
     let found_while_spinning = || {
         if sleep.stop_spinning() && queue.look() {
             sleep.notify_one();
@@ -155,7 +171,9 @@ fn sim_worker(me: usize, queue: &Queue, sleep: &loom_api::Sleep, exit: &AtomicBo
                         sleep.stop_spinning();
                         break 'idle false;
                     }
-                    thread::yield_now(); // backoff(0)
+                    if !(waiter_here && sleep.hand_off(me)) {
+                        thread::yield_now(); // backoff(0)
+                    }
                     sleep.stop_spinning();
                 }
                 sleep.announce_sleep(me);
@@ -242,5 +260,56 @@ fn sleep_protocol_two_workers_two_pushes() {
         }
         assert_eq!(done.load(Acquire), ROUNDS, "each item taken exactly once");
         assert!(!queue.look());
+    });
+}
+
+/// Model 4d: the hand-off (sleep/README.md, "Who spins where"). Worker 0 shares its
+/// CPU with a spinning outside waiter: each of its failed search rounds calls
+/// `Sleep::hand_off`, which may claim worker 1's idle bit (counted as searching, as a
+/// notifier's claim is) and unpark it, and then worker 0 stops searching and parks
+/// the usual way, look included. Main pushes once, racing all of it. A wake-up lost
+/// in the hand-off leaves everyone parked (a loom deadlock), and a `spinning`
+/// count leaked by it fails the final check that every count is back to zero.
+/// One round, not 4b's two: with two, this model alone took 9 minutes; the final
+/// count check stands in for the second round's.
+///
+/// Seeded bug, caught: a hand-off claim that does not count the woken worker as
+/// searching (the final count is -1). Not caught at this bound: worker 0 parking
+/// after a hand-off without its look. The losing interleaving needs a second
+/// searcher counted while worker 0 checks, which `max_spinning` = 1 allows only
+/// through a notifier's claim; at one push and 2 preemptions loom does not reach it.
+#[test]
+fn sleep_hand_off_to_other_cpu() {
+    const ROUNDS: usize = 1;
+    model(|| {
+        let queue = Arc::new(Queue(AtomicUsize::new(0)));
+        let sleep = Arc::new(loom_api::Sleep::new(2));
+        let exit = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let main = thread::current();
+        let workers: Vec<_> = (0..2)
+            .map(|me| {
+                let (q, s, e, d, m) = (queue.clone(), sleep.clone(), exit.clone(), done.clone(), main.clone());
+                let h = thread::spawn(move || sim_worker_on(me, me == 0, &q, &s, &e, &d, &m));
+                sleep.register_on(me, h.thread().clone(), me);
+                h
+            })
+            .collect();
+        for round in 1..=ROUNDS {
+            queue.push();
+            fence(SeqCst);
+            sleep.notify_one();
+            while done.load(Acquire) < round {
+                thread::park();
+            }
+        }
+        exit.store(true, SeqCst);
+        sleep.notify_all();
+        for h in workers {
+            h.join().unwrap();
+        }
+        assert_eq!(done.load(Acquire), ROUNDS, "each item taken exactly once");
+        assert!(!queue.look());
+        assert_eq!(sleep.searching(), 0, "a searcher count leaked");
     });
 }

@@ -2,10 +2,15 @@
 //!
 //! The protocol and its correctness argument are in `README.md` beside this file.
 
+use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 use std::sync::OnceLock;
 use std::task::{Wake, Waker};
 
 use crate::sync::{fence, yield_now, AtomicU64, AtomicUsize, CachePadded, Ordering, Thread};
+
+mod cpu;
+
+pub(crate) use cpu::{clear_waiter, note_waiter};
 
 /// Per-pool sleep state. See `README.md` for who may change what.
 pub(crate) struct Sleep {
@@ -24,6 +29,9 @@ pub(crate) struct Sleep {
     pinned_wait: Box<[AtomicU64]>,
     /// Per worker: its thread, registered before the pool is handed to the user.
     threads: Box<[OnceLock<Thread>]>,
+    /// Per worker: the CPU it is pinned to, or `cpu::UNKNOWN`. Set at
+    /// registration; a placement hint (README.md, "Who spins where"), Relaxed.
+    cpus: Box<[StdAtomicUsize]>,
     workers: usize,
 }
 
@@ -44,12 +52,14 @@ impl Sleep {
             helping: bitmask(workers),
             pinned_wait: bitmask(workers),
             threads: (0..workers).map(|_| OnceLock::new()).collect(),
+            cpus: (0..workers).map(|_| StdAtomicUsize::new(cpu::UNKNOWN)).collect(),
             workers,
         }
     }
 
-    /// Called once by each worker thread at start-up.
-    pub(crate) fn register(&self, worker: usize, thread: Thread) {
+    /// Called once by each worker thread at start-up, with the CPU it is pinned to.
+    pub(crate) fn register(&self, worker: usize, thread: Thread, cpu: Option<usize>) {
+        self.cpus[worker].store(cpu.unwrap_or(cpu::UNKNOWN), std::sync::atomic::Ordering::Relaxed);
         if self.threads[worker].set(thread).is_err() {
             crate::fatal("worker registered twice");
         }
@@ -68,6 +78,26 @@ impl Sleep {
         (self.spinning.load(Ordering::SeqCst) as isize) > 0
     }
 
+    fn cpu_of(&self, worker: usize) -> usize {
+        self.cpus[worker].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Claims one of `bits` (a snapshot of `word`) whose worker `skip` does not
+    /// reject, and unparks it.
+    fn claim_one(&self, word_index: usize, word: &AtomicU64, bits: u64, skip: impl Fn(usize) -> bool) -> bool {
+        let mut rest = bits;
+        while rest != 0 {
+            let bit = rest & rest.wrapping_neg();
+            rest &= !bit;
+            let w = word_index * 64 + bit.trailing_zeros() as usize;
+            if !skip(w) && self.claim(word, bit) {
+                self.unpark(w);
+                return true;
+            }
+        }
+        false
+    }
+
     // ----- pusher side -------------------------------------------------------------
 
     /// Wakes one parked worker, idle ones before helping ones, unless a worker is
@@ -78,20 +108,15 @@ impl Sleep {
                 // ORDERING: SeqCst, the read half of the pusher's Dekker pair. Reading
                 // the bits first keeps the common case (nobody parked) to one load of a
                 // line that rarely changes.
-                let mut bits = word.load(Ordering::SeqCst);
+                let bits = word.load(Ordering::SeqCst);
                 if bits == 0 {
                     continue;
                 }
                 if self.someone_spinning() {
                     return;
                 }
-                while bits != 0 {
-                    let bit = bits & bits.wrapping_neg();
-                    if self.claim(word, bit) {
-                        self.unpark(word_index * 64 + bit.trailing_zeros() as usize);
-                        return;
-                    }
-                    bits &= !bit;
+                if self.claim_one(word_index, word, bits, |_| false) {
+                    return;
                 }
             }
         }
@@ -151,6 +176,36 @@ impl Sleep {
                 Err(actual) => n = actual,
             }
         }
+    }
+
+    /// True if worker `w` is pinned to the CPU on which an outside thread spin-waits
+    /// for a token (`cpu::note_waiter`): while it searches there, the two take
+    /// turns on one core.
+    pub(crate) fn shares_cpu_with_waiter(&self, w: usize) -> bool {
+        cpu::has_waiter(self.cpu_of(w))
+    }
+
+    /// Searcher `w`, on the CPU of a spinning outside waiter, hands the search to a
+    /// worker on another CPU (README.md, "Who spins where"). Returns true if another
+    /// worker now searches: one already did, or, if `may_wake()` allows it, this
+    /// call claimed a parked idle worker on another CPU and unparked it, counted as
+    /// searching (the claim of `notify_one`). The
+    /// caller then stops searching and parks the usual way (its look after
+    /// announcing still covers every push, so nothing is lost either way).
+    pub(crate) fn hand_off(&self, w: usize, may_wake: impl FnOnce() -> bool) -> bool {
+        // ORDERING: SeqCst, as every read of the count; `w` itself is one of them.
+        if (self.spinning.load(Ordering::SeqCst) as isize) > 1 {
+            return true;
+        }
+        if !may_wake() {
+            return false;
+        }
+        let mine = self.cpu_of(w);
+        self.idle.iter().enumerate().any(|(word_index, word)| {
+            // ORDERING: SeqCst, as in `notify_one`.
+            let bits = word.load(Ordering::SeqCst);
+            bits != 0 && self.claim_one(word_index, word, bits, |other| self.cpu_of(other) == mine)
+        })
     }
 
     /// True if more workers count as searching than `max_spinning` (after a wake of

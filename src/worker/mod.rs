@@ -16,11 +16,15 @@ use crate::handle_refs::{HandleCredits, HANDLE_BATCH};
 use crate::lanes::{Found, HeavyAccess, Lane, LocalLanes};
 use crate::locality::Placement;
 use crate::op::Weight;
-use crate::sleep::backoff;
 use crate::stack::StackFloor;
-use crate::sync::{fence, park, Arc, Ordering, TUNING};
+use crate::sync::{fence, Arc, Ordering};
 use crate::task::{Header, TaskRef};
 
+/// The least time between two wakes by which one worker hands its search to another
+/// (`WorkerCtx::may_wake_for_hand_off`).
+const HAND_OFF_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
+
+mod idle;
 mod info;
 mod wait;
 
@@ -61,6 +65,13 @@ pub(crate) struct WorkerCtx {
     stack: StackFloor,
     /// This worker's cache of handle units (`handle_refs.rs`).
     handle_units: HandleCredits,
+    /// When this worker last woke another to hand its search over (raw clock
+    /// reading): at most one such wake per `HAND_OFF_EVERY` (`idle`).
+    last_hand_off: Cell<u64>,
+    /// Whether the last task this worker found was found without parking first:
+    /// work arrives in a stream, and handing the search to a worker on another CPU
+    /// pays for its wake. After a park (one task every few ms) it would not.
+    streak: Cell<bool>,
 }
 
 /// Runs `f` with the current thread's worker context, if it is a worker of `shared`.
@@ -153,13 +164,15 @@ impl WorkerCtx {
         // all, a little of which is already used above this frame.
         let stack = StackFloor::here(settings.stack_size);
         let info = &shared.workers[index];
+        let mut pinned_cpu = None;
         if let Some(core) = core {
             info.core.store(core.id, Ordering::Relaxed);
+            let pinned = core_affinity::set_for_current(core);
             // ORDERING: Release, read by `snapshot` after start-up.
-            info.pinned
-                .store(core_affinity::set_for_current(core), Ordering::Release);
+            info.pinned.store(pinned, Ordering::Release);
+            pinned_cpu = pinned.then_some(core.id);
         }
-        shared.sleep.register(index, crate::sync::current());
+        shared.sleep.register(index, crate::sync::current(), pinned_cpu);
         ready();
         let info = NonNull::from(&**info);
         let ctx = WorkerCtx {
@@ -172,6 +185,8 @@ impl WorkerCtx {
             help_policy: settings.help_policy,
             stack,
             handle_units: HandleCredits::new(),
+            last_hand_off: Cell::new(0),
+            streak: Cell::new(false),
         };
         WORKER.with(|w| w.set(&ctx));
         let guard = AbortOnUnwind;
@@ -224,6 +239,7 @@ impl WorkerCtx {
                     if spinning {
                         self.found_while_spinning();
                     }
+                    self.streak.set(true);
                     found
                 }
                 None => match self.idle(spinning) {
@@ -370,81 +386,6 @@ impl WorkerCtx {
         self.shared
             .lanes
             .has_work_for(self.index, &self.local, &self.heavy_access(false))
-    }
-
-    /// Searches as a spinner for a while, then parks. Returns work, or `None` when the
-    /// worker must exit. The counters it touches are explained in `sleep/README.md`.
-    fn idle(&self, already_spinning: bool) -> Option<Found> {
-        let sleep = &self.shared.sleep;
-        let mut spinning = already_spinning || sleep.try_start_spinning();
-        loop {
-            if spinning {
-                for round in 0..TUNING.idle_spin_rounds {
-                    if let Some(found) = self.find_work(false) {
-                        self.found_while_spinning();
-                        return Some(found);
-                    }
-                    if self.shared.exit_requested() {
-                        sleep.stop_spinning();
-                        return None;
-                    }
-                    backoff(round);
-                }
-                // Nothing found; the look after `announce_sleep` covers any push
-                // that raced with this decrement.
-                sleep.stop_spinning();
-            }
-            sleep.announce_sleep(self.index);
-            if self.shared.exit_requested() {
-                self.withdraw_sleep();
-                return None;
-            }
-            // Look, but take nothing while announced: a set idle bit must always mean
-            // "holds no task", or the quiescence check could end a shutdown early.
-            if self.has_work() {
-                spinning = !sleep.cancel_sleep(self.index);
-                if !spinning {
-                    if let Some(found) = self.find_work(false) {
-                        return Some(found);
-                    }
-                }
-                continue;
-            }
-            if self.shared.is_closing() && sleep.all_idle() && !self.shared.lanes.any_queued() {
-                self.shared.terminate();
-                self.withdraw_sleep();
-                return None;
-            }
-            self.shared.metrics.parked(self.index);
-            while sleep.is_announced(self.index) {
-                park();
-            }
-            // A notifier cleared our bit and counted us as a spinner. After a wake of
-            // every worker (shutdown), most give the role back at once, so a large
-            // pool does not have thousands of threads spinning and yielding to each
-            // other (issue 10, finding 8). A worker that was the last searcher after
-            // all re-checks for leftovers, as any searcher that stops does.
-            spinning = true;
-            if sleep.too_many_spinning() {
-                spinning = false;
-                self.found_while_spinning();
-            }
-        }
-    }
-
-    /// Withdraws a sleep announcement on the way out, keeping the counters exact.
-    fn withdraw_sleep(&self) {
-        if !self.shared.sleep.cancel_sleep(self.index) {
-            self.shared.sleep.stop_spinning();
-        }
-    }
-
-    /// A spinner found work: if it was the last spinner and work is left over, wake
-    /// the next sleeper (the chain wake of `sleep/README.md`).
-    fn found_while_spinning(&self) {
-        if self.shared.sleep.stop_spinning() && self.shared.lanes.has_stealable() {
-            self.shared.sleep.notify_one();
-        }
     }
 
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules

@@ -143,14 +143,13 @@ pub(crate) fn wait_until_done(header: &Header, deadline: Option<Instant>) -> boo
 /// An ordinary thread's wait: spin briefly (a result often arrives within
 /// microseconds), then register an unparking waker and park.
 fn block_until(header: &Header, deadline: Option<Instant>) -> bool {
-    for round in 0..TUNING.wait_spins() {
-        if header.is_done() {
-            return true;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return false;
-        }
-        backoff(round);
+    // Who spins where (sleep/README.md): workers keep their searches off this CPU
+    // while this thread spins here.
+    let noted = crate::sleep::note_waiter();
+    let done = spin_until(header, deadline);
+    crate::sleep::clear_waiter(noted);
+    if let Some(done) = done {
+        return done;
     }
     if header.register(&thread_waker()) {
         return true;
@@ -164,6 +163,21 @@ fn block_until(header: &Header, deadline: Option<Instant>) -> bool {
         }
         park_until(deadline);
     }
+}
+
+/// The spinning part of `block_until`: whether `header` is done, or `None` if the
+/// spin budget ran out first.
+fn spin_until(header: &Header, deadline: Option<Instant>) -> Option<bool> {
+    for round in 0..TUNING.wait_spins() {
+        if header.is_done() {
+            return Some(true);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(false);
+        }
+        backoff(round);
+    }
+    None
 }
 
 fn park_until(deadline: Option<Instant>) {

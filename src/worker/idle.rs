@@ -1,0 +1,108 @@
+//! A worker with nothing to do: it searches as a spinner for a while, then parks
+//! (the protocol is `sleep/README.md`'s), handing its search to a worker on
+//! another CPU when an outside thread spin-waits on its own ("Who spins where").
+
+use super::{Found, WorkerCtx, HAND_OFF_EVERY};
+use crate::sleep::backoff;
+use crate::sync::{park, TUNING};
+
+impl WorkerCtx {
+    /// Searches as a spinner for a while, then parks. Returns work, or `None` when the
+    /// worker must exit. The counters it touches are explained in `sleep/README.md`.
+    pub(super) fn idle(&self, already_spinning: bool) -> Option<Found> {
+        let sleep = &self.shared.sleep;
+        let mut spinning = already_spinning || sleep.try_start_spinning();
+        let mut parked = false;
+        loop {
+            if spinning {
+                for round in 0..TUNING.idle_spin_rounds {
+                    if let Some(found) = self.find_work(false) {
+                        self.found_while_spinning();
+                        self.streak.set(!parked);
+                        return Some(found);
+                    }
+                    if self.shared.exit_requested() {
+                        sleep.stop_spinning();
+                        return None;
+                    }
+                    // Who spins where (sleep/README.md): not on a spinning waiter's CPU
+                    // while another worker could search from a CPU of its own.
+                    if sleep.shares_cpu_with_waiter(self.index)
+                        && sleep.hand_off(self.index, || self.streak.get() && self.may_wake_for_hand_off())
+                    {
+                        break;
+                    }
+                    backoff(round);
+                }
+                // Nothing found; the look after `announce_sleep` covers any push
+                // that raced with this decrement.
+                sleep.stop_spinning();
+            }
+            sleep.announce_sleep(self.index);
+            if self.shared.exit_requested() {
+                self.withdraw_sleep();
+                return None;
+            }
+            // Look, but take nothing while announced: a set idle bit must always mean
+            // "holds no task", or the quiescence check could end a shutdown early.
+            if self.has_work() {
+                spinning = !sleep.cancel_sleep(self.index);
+                if !spinning {
+                    if let Some(found) = self.find_work(false) {
+                        self.streak.set(!parked);
+                        return Some(found);
+                    }
+                }
+                continue;
+            }
+            if self.shared.is_closing() && sleep.all_idle() && !self.shared.lanes.any_queued() {
+                self.shared.terminate();
+                self.withdraw_sleep();
+                return None;
+            }
+            self.shared.metrics.parked(self.index);
+            while sleep.is_announced(self.index) {
+                park();
+            }
+            parked = true;
+            // A notifier cleared our bit and counted us as a spinner. After a wake of
+            // every worker (shutdown), most give the role back at once, so a large
+            // pool does not have thousands of threads spinning and yielding to each
+            // other (issue 10, finding 8). A worker that was the last searcher after
+            // all re-checks for leftovers, as any searcher that stops does.
+            spinning = true;
+            if sleep.too_many_spinning() {
+                spinning = false;
+                self.found_while_spinning();
+            }
+        }
+    }
+
+    /// Rate limit of the hand-off's wakes: true (and the clock restarted) if the
+    /// last one was at least `HAND_OFF_EVERY` ago, so two outside waiters on two
+    /// CPUs cannot make the workers wake each other in a loop.
+    fn may_wake_for_hand_off(&self) -> bool {
+        let now = crate::clock::now();
+        let last = self.last_hand_off.get();
+        if last != 0 && crate::clock::between(last, now) < HAND_OFF_EVERY {
+            return false;
+        }
+        self.last_hand_off.set(now);
+        true
+    }
+
+    /// Withdraws a sleep announcement on the way out, keeping the counters exact.
+    pub(super) fn withdraw_sleep(&self) {
+        if !self.shared.sleep.cancel_sleep(self.index) {
+            self.shared.sleep.stop_spinning();
+        }
+    }
+
+    /// A spinner found work: if it was the last spinner and work is left over, wake
+    /// the next sleeper (the chain wake of `sleep/README.md`).
+    pub(super) fn found_while_spinning(&self) {
+        if self.shared.sleep.stop_spinning() && self.shared.lanes.has_stealable() {
+            self.shared.sleep.notify_one();
+        }
+    }
+}
