@@ -131,11 +131,7 @@ impl Queue {
 /// `waiter_here`: this worker shares its CPU with a spinning outside waiter, and
 /// its last task came in a streak, so its failed search round hands the search off
 /// (`Sleep::hand_off`, sleep/README.md "Who spins where") instead of backing off.
-fn sim_worker(me: usize, queue: &Queue, sleep: &loom_api::Sleep, exit: &AtomicBool, done: &AtomicUsize, main: &Thread) {
-    sim_worker_on(me, false, queue, sleep, exit, done, main)
-}
-
-fn sim_worker_on(
+fn sim_worker(
     me: usize,
     waiter_here: bool,
     queue: &Queue,
@@ -230,37 +226,45 @@ fn sim_worker_on(
 /// throughput measure: a worker that finds one item finds the next one itself).
 #[test]
 fn sleep_protocol_two_workers_two_pushes() {
-    const ROUNDS: usize = 2;
     model(|| {
-        let queue = Arc::new(Queue(AtomicUsize::new(0)));
-        let sleep = Arc::new(loom_api::Sleep::new(2));
-        let exit = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicUsize::new(0));
-        let main = thread::current();
-        let workers: Vec<_> = (0..2)
-            .map(|me| {
-                let (q, s, e, d, m) = (queue.clone(), sleep.clone(), exit.clone(), done.clone(), main.clone());
-                let h = thread::spawn(move || sim_worker(me, &q, &s, &e, &d, &m));
-                sleep.register(me, h.thread().clone());
-                h
-            })
-            .collect();
-        for round in 1..=ROUNDS {
-            queue.push();
-            fence(SeqCst);
-            sleep.notify_one();
-            while done.load(Acquire) < round {
-                thread::park();
-            }
-        }
-        exit.store(true, SeqCst);
-        sleep.notify_all();
-        for h in workers {
-            h.join().unwrap();
-        }
-        assert_eq!(done.load(Acquire), ROUNDS, "each item taken exactly once");
-        assert!(!queue.look());
+        submit_rounds(2, false);
     });
+}
+
+/// Models 4b and 4d: two simulated workers (`sim_worker`, worker 0 handing off if
+/// `hand_off`) on CPUs 0 and 1, and main submitting `rounds` items one after the
+/// other (push → fence(SeqCst) → `notify_one`, then park until it ran); then exit.
+/// Checks each item was taken exactly once and returns the sleep state.
+fn submit_rounds(rounds: usize, hand_off: bool) -> Arc<loom_api::Sleep> {
+    let queue = Arc::new(Queue(AtomicUsize::new(0)));
+    let sleep = Arc::new(loom_api::Sleep::new(2));
+    let exit = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let main = thread::current();
+    let workers: Vec<_> = (0..2)
+        .map(|me| {
+            let (q, s, e, d, m) = (queue.clone(), sleep.clone(), exit.clone(), done.clone(), main.clone());
+            let h = thread::spawn(move || sim_worker(me, hand_off && me == 0, &q, &s, &e, &d, &m));
+            sleep.register_on(me, h.thread().clone(), me);
+            h
+        })
+        .collect();
+    for round in 1..=rounds {
+        queue.push();
+        fence(SeqCst);
+        sleep.notify_one();
+        while done.load(Acquire) < round {
+            thread::park();
+        }
+    }
+    exit.store(true, SeqCst);
+    sleep.notify_all();
+    for h in workers {
+        h.join().unwrap();
+    }
+    assert_eq!(done.load(Acquire), rounds, "each item taken exactly once");
+    assert!(!queue.look());
+    sleep
 }
 
 /// Model 4d: the hand-off (sleep/README.md, "Who spins where"). Worker 0 shares its
@@ -280,36 +284,8 @@ fn sleep_protocol_two_workers_two_pushes() {
 /// through a notifier's claim; at one push and 2 preemptions loom does not reach it.
 #[test]
 fn sleep_hand_off_to_other_cpu() {
-    const ROUNDS: usize = 1;
     model(|| {
-        let queue = Arc::new(Queue(AtomicUsize::new(0)));
-        let sleep = Arc::new(loom_api::Sleep::new(2));
-        let exit = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicUsize::new(0));
-        let main = thread::current();
-        let workers: Vec<_> = (0..2)
-            .map(|me| {
-                let (q, s, e, d, m) = (queue.clone(), sleep.clone(), exit.clone(), done.clone(), main.clone());
-                let h = thread::spawn(move || sim_worker_on(me, me == 0, &q, &s, &e, &d, &m));
-                sleep.register_on(me, h.thread().clone(), me);
-                h
-            })
-            .collect();
-        for round in 1..=ROUNDS {
-            queue.push();
-            fence(SeqCst);
-            sleep.notify_one();
-            while done.load(Acquire) < round {
-                thread::park();
-            }
-        }
-        exit.store(true, SeqCst);
-        sleep.notify_all();
-        for h in workers {
-            h.join().unwrap();
-        }
-        assert_eq!(done.load(Acquire), ROUNDS, "each item taken exactly once");
-        assert!(!queue.look());
+        let sleep = submit_rounds(1, true);
         assert_eq!(sleep.searching(), 0, "a searcher count leaked");
     });
 }
