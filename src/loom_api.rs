@@ -170,6 +170,29 @@ impl Sleep {
     }
 }
 
+// ----- slabs ----------------------------------------------------------------------
+
+/// A slab's count of live blocks (`blocks/slab.rs`), for its conservation model.
+pub struct SlabCount(crate::blocks::slab::SlabCount);
+
+impl Default for SlabCount {
+    fn default() -> Self {
+        SlabCount(crate::blocks::slab::SlabCount::new())
+    }
+}
+
+impl SlabCount {
+    /// One block freed; true if the caller must free the slab.
+    pub fn free_one(&self) -> bool {
+        self.0.free_one()
+    }
+    /// The owner retires the slab after `carved` blocks; true if the caller must
+    /// free the slab.
+    pub fn retire(&self, carved: usize) -> bool {
+        self.0.retire(carved)
+    }
+}
+
 // ----- lanes ----------------------------------------------------------------------
 
 /// The queues every thread can reach (`lanes::SharedLanes`).
