@@ -337,11 +337,15 @@ fn health_grades_at_the_boundaries() {
             let _ = get(t);
         }
         // Cancellations do not count against an op: they are the caller's doing.
+        // The op is paused meanwhile, so no worker can start a task before its
+        // cancel (a task that ran would count as a success).
+        gate.pause_op(name);
         for _ in 0..cancelled {
             let t = gate.spawn(&op, || ());
-            t.cancel();
+            assert!(t.cancel(), "a held task is cancelled");
             let _ = get(t);
         }
+        gate.resume_op(name);
         settle(&gate, name);
         op_of(&gate.metrics(), name).health()
     };

@@ -4,7 +4,8 @@
 //! it allocates them. glibc's per-thread cache holds only 7 blocks per size, and a
 //! recursion 25 deep keeps more than that alive per worker, so most frees took its
 //! slow path. This cache keeps up to [`DEPTH`] freed blocks per 64-byte size class,
-//! per thread. A block freed on another thread simply joins that thread's cache.
+//! per thread. A block freed on another thread simply joins that thread's cache
+//! (and keeps the slab it was carved from alive while it sits there, `slab.rs`).
 //! Blocks larger than [`MAX_SIZE`] or aligned to more than [`ALIGN`] bypass it.
 //!
 //! Within a class, every block is the class size (size rounded up to 64 bytes),

@@ -16,12 +16,24 @@
 //! one; the owner, when it retires the slab (full, or the thread exits), subtracts
 //! `BIAS - carved`, where `carved` is how many blocks it took from it, counted in
 //! a plain thread-local (no read-modify-write per allocation). So the count is
-//! `carved - freed` once retired and greater than `BIAS - carved` before: it reaches
+//! `carved - freed` once retired and at least `BIAS - carved` before: it reaches
 //! zero exactly once, after the retirement and the last free, and whoever brings it
-//! there frees the slab. Loom model `slab_count` checks this with the owner
-//! retiring while two other threads free.
+//! there frees the slab. Loom model S-slab
+//! (`slab_count_freed_once_after_every_use`) checks this with the owner retiring
+//! while two other threads free.
 //!
-//! Blocks are found their slab by address: slabs are aligned to their size.
+//! A block finds its slab by address: slabs are aligned to their size.
+//!
+//! # What a slab keeps alive
+//!
+//! A freed block's space is not carved again: a slab goes back only when every
+//! block carved from it is free, and a block cached by any thread (`mod.rs`) counts
+//! as live. So one long-lived task keeps its whole slab: a program holding every
+//! thousandth token of a long stream keeps 64 KiB per token held. The caches are
+//! bounded (at most 64 blocks per class per thread, so at most 512 slabs a thread),
+//! and each thread that ever spawned keeps its current slab until it exits. The
+//! trade is deliberate: tokens are meant to be waited on and dropped, and a burst
+//! of them is the case this serves.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
