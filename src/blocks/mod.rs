@@ -55,6 +55,16 @@ crate::sync::const_thread_local! {
     });
 }
 
+/// Allocates `layout` from the system allocator, or reports the failure as the
+/// standard library does (`handle_alloc_error`).
+///
+/// # Safety
+/// `layout` must have a non-zero size.
+pub(super) unsafe fn system_alloc(layout: Layout) -> NonNull<u8> {
+    // SAFETY: the caller passes a layout of non-zero size.
+    NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout))
+}
+
 /// A new block of class `class`: carved from `carver` (this thread's slab), from a
 /// slab of its own if this thread's cache is gone, or allocated on its own under
 /// loom.
@@ -62,7 +72,7 @@ fn new_block(class: usize, carver: Option<&mut slab::Carver>) -> NonNull<u8> {
     let layout = class_layout(class);
     if !SLABS {
         // SAFETY: a class layout has a non-zero size.
-        return NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
+        return unsafe { system_alloc(layout) };
     }
     match carver {
         Some(carver) => carver.carve(layout.size()),
@@ -101,7 +111,7 @@ fn class_layout(class: usize) -> Layout {
 pub(crate) fn allocate(layout: Layout) -> NonNull<u8> {
     let Some(class) = class_of(layout) else {
         // SAFETY: `layout` has a non-zero size (tasks always contain a header).
-        return NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
+        return unsafe { system_alloc(layout) };
     };
     CACHE
         .try_with(|c| {

@@ -35,7 +35,7 @@
 //! trade is deliberate: tokens are meant to be waited on and dropped, and a burst
 //! of them is the case this serves.
 
-use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::alloc::{dealloc, Layout};
 use std::ptr::NonNull;
 
 use crate::sync::{fence, AtomicUsize, Ordering};
@@ -164,10 +164,8 @@ pub(super) fn lone_block(size: usize) -> NonNull<u8> {
 }
 
 fn new_slab() -> NonNull<SlabCount> {
-    let layout = slab_layout();
-    // SAFETY: `layout` has a non-zero size.
-    let raw = NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
-    let slab = raw.cast::<SlabCount>();
+    // SAFETY: a slab's layout has a non-zero size.
+    let slab = unsafe { super::system_alloc(slab_layout()) }.cast::<SlabCount>();
     // SAFETY: fresh, aligned to `SLAB_SIZE`, large enough for the count.
     unsafe { slab.as_ptr().write(SlabCount::new()) };
     slab

@@ -1,9 +1,9 @@
 //! Which CPU a thread runs on, and the *waiter hint*: the CPU on which a thread
-//! outside the pool spin-waits for a token, or last did (a waiter that gives up
-//! spinning and parks clears it; one whose token resolved while it spun leaves it,
-//! so a waiter that stays put writes it once). `mod.rs` uses both to keep a
-//! searching worker off the core of a spinning waiter (README.md, "Who spins
-//! where").
+//! outside the pool spin-waits for a token right now. The waiter sets it when it
+//! starts spinning and clears it when it stops (its token resolved, or it parks),
+//! so a hint never outlives the spin: two writes of one shared word per wait.
+//! `mod.rs` uses both to keep a searching worker off the core of a spinning waiter
+//! (README.md, "Who spins where").
 //!
 //! Both are placement hints and order nothing, so they use plain `std` atomics,
 //! `Relaxed`, under loom as well (as the task timestamps do); a stale or wrong
@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// `sched_getcpu`).
 pub(crate) const UNKNOWN: usize = usize::MAX;
 
-/// `1 +` the CPU of the last outside thread that spin-waited in `Token::wait`;
-/// 0: none yet. Process-wide: a CPU is shared by every pool.
+/// `1 +` the CPU of an outside thread spin-waiting in `Token::wait`; 0: none.
+/// Process-wide: a CPU is shared by every pool. With several such waiters it holds
+/// the latest one's.
 static WAITER_CPU: AtomicUsize = AtomicUsize::new(0);
 
 /// The CPU the calling thread runs on now, or [`UNKNOWN`]. On Linux, glibc reads
@@ -34,9 +35,8 @@ pub(crate) fn current() -> usize {
     UNKNOWN
 }
 
-/// An outside thread is about to spin-wait for a token: note its CPU. It writes the
-/// shared hint only when the CPU changed, so a waiter that stays put writes it once.
-/// Returns what to pass to [`clear_waiter`].
+/// An outside thread is about to spin-wait for a token: note its CPU (a write only
+/// if the hint holds another value). Returns what to pass to [`clear_waiter`].
 #[inline]
 pub(crate) fn note_waiter() -> usize {
     let cpu = current();
@@ -49,10 +49,9 @@ pub(crate) fn note_waiter() -> usize {
     cpu + 1
 }
 
-/// The waiter that noted its CPU stops spinning (it parks): clear the hint if it
-/// is still its own, so no worker keeps handing its search off for a thread that
-/// no longer runs there.
-/// `noted` is what its [`note_waiter`] returned.
+/// The waiter that noted its CPU stops spinning (resolved, or about to park): clear
+/// the hint if it is still its own, so no worker hands its search off for a thread
+/// that no longer spins there. `noted` is what its [`note_waiter`] returned.
 #[inline]
 pub(crate) fn clear_waiter(noted: usize) {
     if noted != 0 {
@@ -61,7 +60,7 @@ pub(crate) fn clear_waiter(noted: usize) {
     }
 }
 
-/// True if `cpu` is where an outside thread spin-waits, or last did.
+/// True if `cpu` is where an outside thread spin-waits.
 #[inline]
 pub(crate) fn has_waiter(cpu: usize) -> bool {
     cpu != UNKNOWN && WAITER_CPU.load(Ordering::Relaxed) == cpu.wrapping_add(1)

@@ -2,7 +2,7 @@
 //!
 //! The protocol and its correctness argument are in `README.md` beside this file.
 
-use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::sync::OnceLock;
 use std::task::{Wake, Waker};
 
@@ -59,7 +59,7 @@ impl Sleep {
 
     /// Called once by each worker thread at start-up, with the CPU it is pinned to.
     pub(crate) fn register(&self, worker: usize, thread: Thread, cpu: Option<usize>) {
-        self.cpus[worker].store(cpu.unwrap_or(cpu::UNKNOWN), std::sync::atomic::Ordering::Relaxed);
+        self.cpus[worker].store(cpu.unwrap_or(cpu::UNKNOWN), StdOrdering::Relaxed);
         if self.threads[worker].set(thread).is_err() {
             crate::fatal("worker registered twice");
         }
@@ -79,7 +79,7 @@ impl Sleep {
     }
 
     fn cpu_of(&self, worker: usize) -> usize {
-        self.cpus[worker].load(std::sync::atomic::Ordering::Relaxed)
+        self.cpus[worker].load(StdOrdering::Relaxed)
     }
 
     /// Claims one of `bits` (a snapshot of `word`) whose worker `skip` does not
@@ -189,9 +189,9 @@ impl Sleep {
     /// worker on another CPU (README.md, "Who spins where"). Returns true if another
     /// worker now searches: one already did, or, if `may_wake()` allows it, this
     /// call claimed a parked idle worker on another CPU and unparked it, counted as
-    /// searching (the claim of `notify_one`). The
-    /// caller then stops searching and parks the usual way (its look after
-    /// announcing still covers every push, so nothing is lost either way).
+    /// searching (the claim of `notify_one`). The caller then stops searching and
+    /// parks the usual way (its look after announcing still covers every push, so
+    /// nothing is lost either way).
     pub(crate) fn hand_off(&self, w: usize, may_wake: impl FnOnce() -> bool) -> bool {
         // ORDERING: SeqCst, as every read of the count; `w` itself is one of them.
         if (self.spinning.load(Ordering::SeqCst) as isize) > 1 {

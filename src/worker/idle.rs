@@ -2,9 +2,15 @@
 //! (the protocol is `sleep/README.md`'s), handing its search to a worker on
 //! another CPU when an outside thread spin-waits on its own ("Who spins where").
 
-use super::{Found, WorkerCtx, HAND_OFF_EVERY};
+use std::time::Duration;
+
+use super::{Found, WorkerCtx};
 use crate::sleep::backoff;
 use crate::sync::{park, TUNING};
+
+/// The least time between two wakes by which one worker hands its search to another
+/// (`WorkerCtx::may_wake_for_hand_off`).
+const HAND_OFF_EVERY: Duration = Duration::from_millis(1);
 
 impl WorkerCtx {
     /// Searches as a spinner for a while, then parks. Returns work, or `None` when the

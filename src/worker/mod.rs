@@ -20,10 +20,6 @@ use crate::stack::StackFloor;
 use crate::sync::{fence, Arc, Ordering};
 use crate::task::{Header, TaskRef};
 
-/// The least time between two wakes by which one worker hands its search to another
-/// (`WorkerCtx::may_wake_for_hand_off`).
-const HAND_OFF_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
-
 mod idle;
 mod info;
 mod wait;
@@ -66,7 +62,7 @@ pub(crate) struct WorkerCtx {
     /// This worker's cache of handle units (`handle_refs.rs`).
     handle_units: HandleCredits,
     /// When this worker last woke another to hand its search over (raw clock
-    /// reading): at most one such wake per `HAND_OFF_EVERY` (`idle`).
+    /// reading): at most one such wake per `idle::HAND_OFF_EVERY`.
     last_hand_off: Cell<u64>,
     /// Whether the last task this worker found was found without parking first:
     /// work arrives in a stream, and handing the search to a worker on another CPU
