@@ -38,6 +38,7 @@
 //! Outside any worker, `join` ships the whole call to the [`default_coordinator`] as
 //! one stack job on its injector, and blocks until it is done.
 
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::thread::Result as Caught;
@@ -105,6 +106,7 @@ where
 }
 
 /// `join` on a worker thread: fork `b` as a stack job, run `a`, take `b` back.
+#[inline(always)]
 fn join_on<A, B, RA, RB>(ctx: &WorkerCtx, a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
@@ -122,7 +124,8 @@ where
         let meta = &unsafe { p.as_ref() }.meta;
         (meta.placement.is_pinned(), meta.weight == Weight::Heavy)
     });
-    let job = StackJob::new(b, parent);
+    // Dropped by hand, and only if another thread reached it (below).
+    let mut job = ManuallyDrop::new(StackJob::new(b, parent));
     let frame = FrameInUse;
     // SAFETY: `job.task_ref()` points to the whole stack job, which stays in this frame
     // until `reclaim` returns, which is only after it was popped back or seen `DONE`.
@@ -130,9 +133,17 @@ where
     // the process should anything else unwind.
     let lane = ctx.push_fork(unsafe { job.task_ref() }, pinned, heavy);
     let ra = catch_unwind(AssertUnwindSafe(a));
-    ctx.reclaim(&job.header, lane);
+    let popped_back = ctx.reclaim(&job.header, lane);
     std::mem::forget(frame);
-    both(ra, job.take_result())
+    let rb = job.take_result();
+    if !popped_back {
+        // SAFETY: no queue or thief can reach the job any more (`reclaim` returned),
+        // and it is not used again. A popped-back job needs no drop: it was never
+        // woken or registered on, its placement is `Free`, and its slot was emptied
+        // by `take_result`, so dropping it would only test empty fields.
+        unsafe { ManuallyDrop::drop(&mut job) };
+    }
+    both(ra, rb)
 }
 
 /// Both results, or the first panic (`a`'s wins if both panicked).

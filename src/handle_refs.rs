@@ -114,6 +114,7 @@ impl HandleCredits {
 
     /// Takes a unit for a clone of a handle the caller holds, refilling from `count`
     /// by `batch` if the cache is empty.
+    #[inline]
     pub(crate) fn take(&self, count: &HandleCount, batch: usize) {
         let mut held = self.held.get();
         if held == 0 {
@@ -132,6 +133,7 @@ impl HandleCredits {
 
     /// Puts back the unit of a dropped handle, returning `batch` units to `count`
     /// when more than `2 * batch` are cached.
+    #[inline]
     pub(crate) fn put(&self, count: &HandleCount, batch: usize) {
         let held = self.held.get() + 1;
         if held > 2 * batch {

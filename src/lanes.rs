@@ -26,7 +26,8 @@
 //!
 //! - **Heavy**: one task at a time, from the victim with the most queued heavy work.
 //!   Heavy work is only taken with a heavy permit (see [`HeavyGate`]).
-//! - **Medium**: small batches (up to 8), from the busiest victim.
+//! - **Medium**: small batches (up to 8), from the busiest victim, except that a
+//!   `join`'s stack job is stolen alone (`steal_medium`).
 //! - **Light**: batches (crossbeam's half-the-queue, up to 32), from the busiest victim:
 //!   a single light task is not worth the cache misses of a migration.
 
@@ -288,7 +289,7 @@ impl SharedLanes {
             let dest = local.fill(weight);
             let before = dest.len();
             let task = match weight {
-                Weight::Medium => retry(|| victim.steal_batch_with_limit_and_pop(dest, TUNING.medium_batch)),
+                Weight::Medium => steal_medium(victim, dest),
                 _ => retry(|| victim.steal_batch_and_pop(dest)),
             };
             if let Some(task) = task {
@@ -395,7 +396,7 @@ impl LocalLanes {
     /// Pops the `weight` lane unless its `maybe` bit says it is empty; clears the
     /// bit when the pop finds it empty.
     #[inline]
-    fn pop_weight(&self, weight: Weight) -> Option<TaskRef> {
+    pub(crate) fn pop_weight(&self, weight: Weight) -> Option<TaskRef> {
         let bit = 1 << weight.index();
         self.pop_marked(&self.deques[weight.index()], bit)
     }
@@ -483,6 +484,21 @@ fn drain_injector(q: &Injector<TaskRef>, resolve: &mut dyn FnMut(TaskRef)) {
 /// `Some(q)` if `q` looks non-empty (two loads; no fence).
 fn nonempty(q: &Injector<TaskRef>) -> Option<&Injector<TaskRef>> {
     (!q.is_empty()).then_some(q)
+}
+
+/// A steal from a victim's `Medium` lane. The oldest task comes first, alone: if it
+/// is a `join`'s stack job (the bottom of a fork-join recursion, its biggest piece
+/// of work), that is the whole steal, as in rayon; batching forks moved the victim's
+/// next forks away too, and it then waited for them (fib on 2 workers: about 7%
+/// slower). A spawned task brings a small batch behind it into `dest`.
+fn steal_medium(victim: &Stealer<TaskRef>, dest: &Worker<TaskRef>) -> Option<TaskRef> {
+    let first = retry(|| victim.steal())?;
+    if !first.is_stack_job() && TUNING.medium_batch > 1 {
+        if let Some(next) = retry(|| victim.steal_batch_with_limit_and_pop(dest, TUNING.medium_batch - 1)) {
+            dest.push(next);
+        }
+    }
+    Some(first)
 }
 
 /// Repeats a steal while it asks to be retried.

@@ -64,7 +64,8 @@
 //! 4. **Stealing** from other workers:
 //!    - `Heavy` first, **one task at a time, from the victim with the most queued
 //!      heavy work**. Heavy tasks are worth the cost of migrating.
-//!    - `Medium` in small batches (up to 8) from the busiest victim.
+//!    - `Medium` in small batches (up to 8) from the busiest victim; a [`join`]'s
+//!      forked half is taken alone, the oldest first, as in rayon.
 //!    - `Light` **only in batches** (`steal_batch_and_pop`: half the victim's queue,
 //!      up to 32). One light task is not worth a migration.
 //!

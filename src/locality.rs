@@ -111,8 +111,23 @@ impl Locality {
     /// Returns the placement and the worker it pins to (`None`: free to go anywhere).
     // Inlined into `Shared::spawn`: the untagged, domain-free case then costs a
     // couple of branches instead of a call that returns the placement through memory.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn place(
+        this: &Arc<Self>,
+        tag: &Tag,
+        id: u64,
+        current: Option<&Placement>,
+        least_loaded: impl Fn() -> usize,
+    ) -> (Placement, Option<usize>) {
+        if matches!(tag, Tag::None) && !matches!(current, Some(Placement::Domain { .. })) {
+            return (Placement::Free, None);
+        }
+        Locality::place_pinned(this, tag, id, current, least_loaded)
+    }
+
+    /// `place` for a tagged task or a domain member.
+    #[inline(never)]
+    fn place_pinned(
         this: &Arc<Self>,
         tag: &Tag,
         id: u64,
@@ -207,8 +222,15 @@ impl Placement {
     }
 
     /// Releases what this task held. Called exactly once per task, by whoever resolved
-    /// it, before its result is published.
+    /// it, before its result is published. Inline for the common `Free` case.
+    #[inline]
     pub(crate) fn release(&self) {
+        if self.is_pinned() {
+            self.release_pin();
+        }
+    }
+
+    fn release_pin(&self) {
         match self {
             Placement::Free => {}
             Placement::Anchor { locality, slot, worker } => {

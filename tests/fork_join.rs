@@ -208,3 +208,44 @@ fn joins_from_many_threads_mixed_with_tokens() {
     });
     assert_eq!(leaves.load(SeqCst) as u64, 4 * 20 * 2 * fib_serial(9));
 }
+
+/// A thief takes a `join`'s forked halves one at a time, oldest first, as rayon does:
+/// batching them would move the victim's next forks away too (`lanes.rs`,
+/// `steal_medium`). Worker X is held in a task while worker Y queues three forks
+/// and blocks in the innermost one; then X is let go, and the only work it can find
+/// is on Y's `Medium` lane.
+#[test]
+fn a_thief_takes_one_forked_half_at_a_time() {
+    let gate = gate(2);
+    let op = Op::new("forks");
+    let (release_x, x_released) = channel::<()>();
+    let (report, reported) = channel::<(usize, u64)>();
+    let h = gate.handle();
+    let holder = gate.spawn(&op, move || {
+        let x = here();
+        let before = h.metrics().workers()[x].stolen.medium;
+        recv(&x_released);
+        (x, before)
+    });
+    let h = gate.handle();
+    let forks = gate.spawn(&op, move || {
+        let innermost = move || {
+            release_x.send(()).unwrap();
+            recv(&reported)
+        };
+        let oldest = move || {
+            let thief = here();
+            report
+                .send((thief, h.metrics().workers()[thief].stolen.medium))
+                .unwrap();
+            (thief, 0)
+        };
+        let (((inner, _), _), (thief, _)) = join(|| join(|| join(innermost, || 0), || 0), oldest);
+        (inner, thief)
+    });
+    let (x, before) = ok(holder);
+    let ((thief, after), thief_again) = ok(forks);
+    assert_eq!(thief, x, "the oldest fork ran on the released worker");
+    assert_eq!(thief_again, x);
+    assert_eq!(after - before, 1, "the thief's first steal took one fork, not a batch");
+}

@@ -68,15 +68,16 @@ pub(super) unsafe fn system_alloc(layout: Layout) -> NonNull<u8> {
 /// A new block of class `class`: carved from `carver` (this thread's slab), from a
 /// slab of its own if this thread's cache is gone, or allocated on its own under
 /// loom.
+#[inline]
 fn new_block(class: usize, carver: Option<&mut slab::Carver>) -> NonNull<u8> {
-    let layout = class_layout(class);
     if !SLABS {
         // SAFETY: a class layout has a non-zero size.
-        return unsafe { system_alloc(layout) };
+        return unsafe { system_alloc(class_layout(class)) };
     }
+    let size = (class + 1) * CLASS;
     match carver {
-        Some(carver) => carver.carve(layout.size()),
-        None => slab::lone_block(layout.size()),
+        Some(carver) => carver.carve(size),
+        None => slab::lone_block(size),
     }
 }
 

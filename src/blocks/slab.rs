@@ -122,15 +122,19 @@ impl Carver {
                 self.carved += 1;
                 block
             }
-            _ => {
-                self.retire();
-                let slab = new_slab();
-                self.slab = Some(slab);
-                self.next = HEAD;
-                self.carved = 0;
-                self.carve(size)
-            }
+            _ => self.carve_from_new_slab(size),
         }
+    }
+
+    /// `carve` when the current slab is full (or there is none yet): once per slab.
+    #[cold]
+    #[inline(never)]
+    fn carve_from_new_slab(&mut self, size: usize) -> NonNull<u8> {
+        self.retire();
+        self.slab = Some(new_slab());
+        self.next = HEAD;
+        self.carved = 0;
+        self.carve(size)
     }
 
     /// Gives the current slab up (full, or the thread is exiting).

@@ -50,6 +50,7 @@ const _: fn() = || {
 };
 
 impl Clone for Handle {
+    #[inline]
     fn clone(&self) -> Handle {
         let shared: &Arc<Shared> = &self.shared;
         // On a worker of this pool: a unit from its cache; elsewhere, one RMW.
@@ -67,6 +68,7 @@ impl Clone for Handle {
 }
 
 impl Drop for Handle {
+    #[inline]
     fn drop(&mut self) {
         let shared: &Arc<Shared> = &self.shared;
         let cached = worker::with_ctx_of(shared, |c| c.map(|c| c.put_handle_unit()).is_some());

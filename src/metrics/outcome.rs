@@ -101,6 +101,7 @@ impl OutcomeCell {
     }
 
     /// The claim's winner ran the closure.
+    #[inline]
     pub(crate) fn set_ran(&self, ok: bool) {
         let outcome = if ok { Outcome::Completed } else { Outcome::Panicked };
         self.resolved.store(usize::from(outcome.code()), SyncOrdering::Relaxed);

@@ -407,6 +407,7 @@ impl Header {
     }
 
     /// True once the result is available. Acquire, so a `true` lets the caller read it.
+    #[inline]
     pub(crate) fn is_done(&self) -> bool {
         // ORDERING: Acquire pairs with the Release half of the completing CAS in `complete`.
         self.state.load(Ordering::Acquire) & STAGE == DONE

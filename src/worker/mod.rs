@@ -420,21 +420,25 @@ impl WorkerCtx {
     /// job itself, the reference is simply forgotten (the caller then runs the job's
     /// closure directly). Other work found there runs meanwhile; once the lane is
     /// empty, the job was stolen, and the wait continues as `Token::wait` does.
+    ///
+    /// Returns true if the job was popped back: then no other thread ever reached it.
     #[inline]
-    pub(crate) fn reclaim(&self, job: &Header, lane: Lane) {
+    pub(crate) fn reclaim(&self, job: &Header, lane: Lane) -> bool {
         while !job.is_done() {
             match self.taking(|| self.local.pop_from(lane)) {
                 Some(task) if task.is(job) => {
                     self.end_take();
-                    return task.forget();
+                    task.forget();
+                    return true;
                 }
                 Some(task) => self.run_or_discard(Found::own(task), None),
                 None => {
                     self.help_until(job, None);
-                    return;
+                    return false;
                 }
             }
         }
+        false
     }
 
     /// Runs found work, or resolves it `Shutdown` if the pool is being dropped.

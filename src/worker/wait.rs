@@ -9,6 +9,7 @@ use std::ptr::NonNull;
 use super::{current_task, with_ctx, WorkerCtx};
 use crate::builder::HelpPolicy;
 use crate::lanes::Found;
+use crate::op::Weight;
 use crate::sleep::{backoff, thread_waker};
 use crate::sync::{park, park_timeout, TUNING};
 use crate::task::Header;
@@ -91,6 +92,27 @@ impl WorkerCtx {
         }
     }
 
+    /// The waiter's pop: a task this worker spawned and now waits on is on top of
+    /// its weight's own lane, unless something was pushed after it or it was stolen
+    /// (fork-join through tokens), so an untimed wait pops that lane once before the
+    /// general search, which would look at the pinned lane and the inbox first.
+    /// Whatever the pop finds runs as help (any task on an own lane may), or, if it
+    /// is the awaited task, through the waiter's shortcut. Not for `Heavy` (a pop
+    /// there needs a permit) nor pinned tasks (queued on the pinned lane). Returns
+    /// whether it ran (or discarded) a task.
+    #[inline]
+    pub(super) fn pop_waited(&self, header: &Header) -> bool {
+        let meta = &header.meta;
+        if meta.weight == Weight::Heavy || meta.placement.is_pinned() || !self.has_stack_room() {
+            return false;
+        }
+        let Some(task) = self.taking(|| self.local.pop_weight(meta.weight)) else {
+            return false;
+        };
+        self.run_or_discard(Found::own(task), Some(header));
+        true
+    }
+
     /// Work a waiting worker may run under its help policy.
     fn find_help(&self, own_only: bool) -> Option<Found> {
         if own_only {
@@ -133,6 +155,9 @@ pub(crate) fn wait_until_done(header: &Header, deadline: Option<Instant>) -> boo
                     "tokengate: Token::wait nested too deeply for the worker's stack; \
                      raise Builder::stack_size or wait less deeply"
                 );
+            }
+            if deadline.is_none() && ctx.pop_waited(header) && header.is_done() {
+                return true;
             }
             ctx.help_until(header, deadline)
         }
