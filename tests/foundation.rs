@@ -409,3 +409,42 @@ fn guard_spawns_per_call() {
         .guard(Op::new("len").weight(Weight::Light), |s: String| s.len());
     assert_eq!(get(len("tokengate".to_string())), Ok(9));
 }
+
+/// A task that spawns a child and waits for it, over and over, on a 1-worker pool:
+/// each wait finds the child on top of its own lane (the waiter's pop), yet queued
+/// outside work and pinned work still run inside those waits, so neither waits for
+/// the loop to end. (Without the search's turns, the loop below ran until its bound.)
+#[test]
+fn a_spawn_and_wait_loop_does_not_starve_outside_or_pinned_work() {
+    for pinned in [false, true] {
+        let gate = Coordinator::builder().workers(1).build().unwrap();
+        let child = Op::new("child");
+        let (started_tx, started_rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let looping = gate.spawn(&Op::new("loop"), move || {
+            started_tx.send(()).unwrap();
+            let deadline = Instant::now() + LIMIT;
+            let mut rounds = 0u64;
+            while !s.load(SeqCst) && Instant::now() < deadline {
+                tokengate::spawn(&child, || ()).wait().unwrap();
+                rounds += 1;
+            }
+            (s.load(SeqCst), rounds)
+        });
+        started_rx.recv_timeout(LIMIT).expect("the loop started");
+        let s = stop.clone();
+        let set = move || s.store(true, SeqCst);
+        let other = if pinned {
+            gate.spawn(&Op::new("pinned").sticky_anchor("here"), set)
+        } else {
+            gate.spawn(&Op::new("outside"), set)
+        };
+        let (stopped, rounds) = get(looping).unwrap();
+        assert!(
+            stopped,
+            "pinned: {pinned}: the other task never ran during {rounds} rounds"
+        );
+        assert_eq!(get(other), Ok(()));
+    }
+}

@@ -263,28 +263,40 @@ fn a_panic_payload_that_panics_on_drop_is_reported_not_fatal() {
     assert_eq!(get(gate.spawn(&Op::new("after"), || 1)), Ok(1));
 }
 
-/// Occupies worker 0 of `gate` with a task that waits for `latch`. Plain tasks are not
-/// placed, so it retries until one lands there (bounded).
+/// Occupies worker 0 of a 2-worker `gate` with a task that waits for `latch`, and
+/// leaves worker 1 idle. Plain tasks are not placed, so two blockers go in: each
+/// worker takes one (a worker blocked in the first cannot take the second), and the
+/// one on worker 1 is then let go. (Retrying one blocker until it landed on worker 0
+/// failed about once in 60 runs: an idle worker 1 still searching took every one.)
 fn block_worker_zero(gate: &Coordinator, latch: &Arc<Latch>) -> Token<bool> {
-    for _ in 0..10_000 {
-        let on_zero = flag();
-        let t = {
-            let (latch, on_zero) = (Arc::clone(latch), on_zero.clone());
-            gate.spawn(&Op::new("blocker"), move || {
-                if current_worker() != Some(0) {
-                    return false;
+    let let_go = Latch::new();
+    let (started, on) = std::sync::mpsc::channel();
+    let mut blockers: Vec<Option<Token<bool>>> = (0..2)
+        .map(|i| {
+            let (latch, let_go, started) = (Arc::clone(latch), Arc::clone(&let_go), started.clone());
+            Some(gate.spawn(&Op::new("blocker"), move || {
+                let zero = current_worker() == Some(0);
+                started.send((i, zero)).unwrap();
+                if zero {
+                    latch.wait();
+                } else {
+                    let_go.wait();
                 }
-                on_zero.store(true, SeqCst);
-                latch.wait();
-                true
-            })
-        };
-        spin_until("the blocker to start", || on_zero.load(SeqCst) || t.is_finished());
-        if on_zero.load(SeqCst) {
-            return t;
+                zero
+            }))
+        })
+        .collect();
+    let mut on_zero = None;
+    for _ in 0..2 {
+        let (i, zero) = on.recv_timeout(LIMIT).expect("both blockers start");
+        if zero {
+            on_zero = Some(i);
         }
     }
-    panic!("no task ever ran on worker 0");
+    let on_zero = on_zero.expect("one blocker runs on worker 0");
+    let_go.open();
+    assert_eq!(get(blockers[1 - on_zero].take().unwrap()), Ok(false));
+    blockers[on_zero].take().unwrap()
 }
 
 /// Finding 6. Worker 0 is stuck in a long task and worker 1 is idle. Before the fix,

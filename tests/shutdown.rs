@@ -343,3 +343,36 @@ fn spawning_races_with_closing() {
         assert_eq!(ran.load(SeqCst), ok, "graceful={graceful}");
     }
 }
+
+/// A drain while the pool is closing takes a `join`'s forked half out of its
+/// worker's lane and puts it back, from outside, after the pool stopped accepting
+/// outside pushes. A stack job is not the control plane's to resolve (its joiner
+/// owns it) and must not be touched once it is back in a queue (its joiner's frame
+/// may be gone the moment it runs): the joiner still gets both halves.
+#[test]
+fn a_drain_while_closing_puts_a_forked_half_back_for_its_joiner() {
+    let gate = Coordinator::builder().workers(1).build().unwrap();
+    let h = gate.handle();
+    let latch = Latch::new();
+    let (forked_tx, forked_rx) = mpsc::channel();
+    let l = latch.clone();
+    let joiner = gate.spawn(&Op::new("joiner"), move || {
+        tokengate::join(
+            || {
+                forked_tx.send(()).unwrap();
+                l.wait();
+                "a"
+            },
+            || "b",
+        )
+    });
+    forked_rx.recv_timeout(LIMIT).expect("the joiner forked");
+    let shutdown = background(move || gate.shutdown());
+    wait_until_closed(&h);
+    // Cancels the probes `wait_until_closed` queued before the pool closed, and
+    // puts the forked half back.
+    let _ = h.drain();
+    latch.open();
+    assert_eq!(joiner.wait(), Ok(("a", "b")));
+    shutdown.join("shutdown");
+}

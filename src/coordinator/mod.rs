@@ -315,7 +315,7 @@ impl Shared {
 
     /// Control plane: puts a held or swept task back, on worker `target`'s inbox
     /// (pinned work) or the injector, and wakes a worker for it. If the pool no
-    /// longer accepts it, it resolves `Shutdown`.
+    /// longer accepts it, it resolves `Shutdown`, unless it is a `join`'s stack job.
     pub(crate) fn requeue(&self, task: TaskRef, target: Option<usize>) {
         // Storage hook: a storage task goes back to its tier.
         if let Some(speed) = StorageSpeed::from_tier(task.meta().tier) {
@@ -323,15 +323,23 @@ impl Shared {
         }
         let weight = task.meta().weight;
         let inside = worker::with_ctx_of(self, |c| c.is_some());
-        // A reference of our own, to resolve the task if the push is refused.
-        let ptr = task.header();
-        // SAFETY: `task` holds a reference, so the header is alive.
-        unsafe { ptr.as_ref() }.add_ref();
-        if !self.push_shared(target, weight, task, inside) {
-            Header::abort(ptr, TaskError::Shutdown);
+        if task.is_stack_job() {
+            // A sweep moves stack jobs too. Once pushed, it may run and its joiner
+            // return (its frame gone) at any moment, so it is not touched again, and
+            // it is never resolved here: its joiner takes it back from the shared
+            // queue, or a drain of that queue gives it back unrun (`fork.rs`).
+            let _ = self.push_shared(target, weight, task, inside);
+        } else {
+            // A reference of our own, to resolve the task if the push is refused.
+            let ptr = task.header();
+            // SAFETY: `task` holds a reference, so the header is alive.
+            unsafe { ptr.as_ref() }.add_ref();
+            if !self.push_shared(target, weight, task, inside) {
+                Header::abort(ptr, TaskError::Shutdown);
+            }
+            // SAFETY: we own the reference added above and do not use `ptr` again.
+            unsafe { Header::drop_ref(ptr) };
         }
-        // SAFETY: we own the reference added above and do not use `ptr` again.
-        unsafe { Header::drop_ref(ptr) };
         match target {
             Some(w) => self.sleep.notify_worker(w),
             None => self.sleep.notify_one(),

@@ -421,7 +421,8 @@ impl WorkerCtx {
     /// closure directly). Other work found there runs meanwhile; once the lane is
     /// empty, the job was stolen, and the wait continues as `Token::wait` does.
     ///
-    /// Returns true if the job was popped back: then no other thread ever reached it.
+    /// Returns true if the job was popped back: then no other thread ran it or
+    /// registered on it (a sweep may have moved it, which changes nothing of it).
     #[inline]
     pub(crate) fn reclaim(&self, job: &Header, lane: Lane) -> bool {
         while !job.is_done() {

@@ -8,7 +8,7 @@ use std::ptr::NonNull;
 
 use super::{current_task, with_ctx, WorkerCtx};
 use crate::builder::HelpPolicy;
-use crate::lanes::Found;
+use crate::lanes::{Found, INJECTOR_EVERY};
 use crate::op::Weight;
 use crate::sleep::{backoff, thread_waker};
 use crate::sync::{park, park_timeout, TUNING};
@@ -94,18 +94,26 @@ impl WorkerCtx {
 
     /// The waiter's pop: a task this worker spawned and now waits on is on top of
     /// its weight's own lane, unless something was pushed after it or it was stolen
-    /// (fork-join through tokens), so an untimed wait pops that lane once before the
-    /// general search, which would look at the pinned lane and the inbox first.
-    /// Whatever the pop finds runs as help (any task on an own lane may), or, if it
-    /// is the awaited task, through the waiter's shortcut. Not for `Heavy` (a pop
-    /// there needs a permit) nor pinned tasks (queued on the pinned lane). Returns
-    /// whether it ran (or discarded) a task.
+    /// (fork-join through tokens), so an untimed wait pops that lane once instead of
+    /// making the general search. Whatever the pop finds runs as help (any task on
+    /// an own lane may), or, if it is the awaited task, through the waiter's
+    /// shortcut. Not for `Heavy` (a pop there needs a permit) nor pinned tasks
+    /// (queued on the pinned lane). The search's order still holds where it matters:
+    /// queued pinned work (only this worker may run it) and the search's turn for
+    /// the injector (every 61st, so outside work is not starved by a task that
+    /// spawns and waits in a loop) both go the general way. Returns whether it ran
+    /// (or discarded) a task.
     #[inline]
     pub(super) fn pop_waited(&self, header: &Header) -> bool {
         let meta = &header.meta;
         if meta.weight == Weight::Heavy || meta.placement.is_pinned() || !self.has_stack_room() {
             return false;
         }
+        let tick = self.tick.get().wrapping_add(1);
+        if tick % INJECTOR_EVERY == 0 || self.shared.lanes.may_have_pinned(self.index, &self.local) {
+            return false;
+        }
+        self.tick.set(tick);
         let Some(task) = self.taking(|| self.local.pop_weight(meta.weight)) else {
             return false;
         };
