@@ -125,7 +125,8 @@ where
         (meta.placement.is_pinned(), meta.weight == Weight::Heavy)
     });
     // Dropped by hand, and only if another thread reached it (below).
-    let mut job = ManuallyDrop::new(StackJob::new(b, parent));
+    let weight = if heavy { Weight::Heavy } else { Weight::Medium };
+    let mut job = ManuallyDrop::new(StackJob::new(b, parent, weight));
     let frame = FrameInUse;
     // SAFETY: `job.task_ref()` points to the whole stack job, which stays in this frame
     // until `reclaim` returns, which is only after it was popped back or seen `DONE`.
@@ -181,7 +182,7 @@ where
             }
         })
     };
-    let job = StackJob::new(whole, None);
+    let job = StackJob::new(whole, None, Weight::Medium);
     let frame = FrameInUse;
     // SAFETY: as in `join_on`: `job` stays here until `run_from_outside` returns, which
     // is after it saw `DONE` or after it refused the job without queueing it, and
@@ -278,9 +279,10 @@ where
         unsafe { TaskRef::from_stack(NonNull::from(self).cast()) }
     }
 
-    pub(crate) fn new(f: F, parent: Option<NonNull<Header>>) -> Self {
+    /// A job for `f`, run on behalf of `parent`, queued on a lane of `weight`.
+    pub(crate) fn new(f: F, parent: Option<NonNull<Header>>, weight: Weight) -> Self {
         StackJob {
-            header: Header::on_stack(&Self::VTABLE),
+            header: Header::on_stack(&Self::VTABLE, weight),
             parent,
             slot: UnsafeCell::new(Slot::Pending(f)),
         }

@@ -320,7 +320,7 @@ impl Locality {
 /// worker does (spin, register its thread's waker, park), and returns `b`'s result.
 /// A job resolved without running is given back and `b` runs here.
 pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(QueuedTask)) -> T {
-    let job = StackJob::new(b, None);
+    let job = StackJob::new(b, None, Weight::Medium);
     let frame = FrameInUse;
     // SAFETY: `job` stays in this frame until `wait_until_done` has seen `DONE`, and
     // `frame` turns an unwind in between (a panicking `hand_off`) into an abort.

@@ -412,19 +412,22 @@ fn guard_spawns_per_call() {
 
 /// A task that spawns a child and waits for it, over and over, on a 1-worker pool:
 /// each wait finds the child on top of its own lane (the waiter's pop), yet queued
-/// outside work and pinned work still run inside those waits, so neither waits for
-/// the loop to end. (Without the search's turns, the loop below ran until its bound.)
+/// outside work gets the search's injector turn (every 61st search) and queued
+/// pinned work runs in the very next wait. (Without those turns the outside task
+/// never ran while the loop did: the loop ran to its bound.)
 #[test]
 fn a_spawn_and_wait_loop_does_not_starve_outside_or_pinned_work() {
     for pinned in [false, true] {
         let gate = Coordinator::builder().workers(1).build().unwrap();
         let child = Op::new("child");
         let (started_tx, started_rx) = mpsc::channel();
+        let go = Latch::new();
         let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
+        let (s, g) = (stop.clone(), go.clone());
         let looping = gate.spawn(&Op::new("loop"), move || {
             started_tx.send(()).unwrap();
-            let deadline = Instant::now() + LIMIT;
+            g.wait();
+            let deadline = Instant::now() + LIMIT / 2;
             let mut rounds = 0u64;
             while !s.load(SeqCst) && Instant::now() < deadline {
                 tokengate::spawn(&child, || ()).wait().unwrap();
@@ -435,15 +438,22 @@ fn a_spawn_and_wait_loop_does_not_starve_outside_or_pinned_work() {
         started_rx.recv_timeout(LIMIT).expect("the loop started");
         let s = stop.clone();
         let set = move || s.store(true, SeqCst);
+        // Queued (on the worker's inbox, or on the injector) before the loop starts.
         let other = if pinned {
             gate.spawn(&Op::new("pinned").sticky_anchor("here"), set)
         } else {
             gate.spawn(&Op::new("outside"), set)
         };
+        go.open();
         let (stopped, rounds) = get(looping).unwrap();
         assert!(
             stopped,
             "pinned: {pinned}: the other task never ran during {rounds} rounds"
+        );
+        let most = if pinned { 1 } else { 2 * 61 };
+        assert!(
+            rounds <= most,
+            "pinned: {pinned}: the other task waited {rounds} rounds"
         );
         assert_eq!(get(other), Ok(()));
     }

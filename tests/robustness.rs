@@ -296,6 +296,9 @@ fn block_worker_zero(gate: &Coordinator, latch: &Arc<Latch>) -> Token<bool> {
     let on_zero = on_zero.expect("one blocker runs on worker 0");
     let_go.open();
     assert_eq!(get(blockers[1 - on_zero].take().unwrap()), Ok(false));
+    // Its token resolves a moment before worker 1 counts as idle for placement.
+    let h = gate.handle();
+    spin_until("worker 1 to be idle", || !h.worker_stats()[1].busy);
     blockers[on_zero].take().unwrap()
 }
 

@@ -373,6 +373,6 @@ fn a_drain_while_closing_puts_a_forked_half_back_for_its_joiner() {
     // puts the forked half back.
     let _ = h.drain();
     latch.open();
-    assert_eq!(joiner.wait(), Ok(("a", "b")));
+    assert_eq!(get(joiner), Ok(("a", "b")));
     shutdown.join("shutdown");
 }

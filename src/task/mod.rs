@@ -264,12 +264,14 @@ impl Header {
     /// The header of a stack job (`fork.rs`): `QUEUED`, with two references, the
     /// queue's and the joiner's. The joiner never drops its own: it waits for `DONE`,
     /// which a stack job's completion publishes together with the queue's drop.
-    pub(crate) fn on_stack(vtable: &'static VTable) -> Header {
+    /// `weight` is the lane's it goes to (`Heavy` or `Medium`), so that a sweep that
+    /// moves it puts it back by the same rules.
+    pub(crate) fn on_stack(vtable: &'static VTable, weight: Weight) -> Header {
         Header {
             state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
             waker: AtomicWaker::new(),
             vtable,
-            meta: Meta::new(0, Placement::Free, Weight::Medium, OpId::NONE, Times::queued_at(0)),
+            meta: Meta::new(0, Placement::Free, weight, OpId::NONE, Times::queued_at(0)),
         }
     }
 

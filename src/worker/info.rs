@@ -38,6 +38,9 @@ pub struct WorkerStats {
     pub executed: u64,
     /// Tasks it took from other workers' lanes.
     pub stolen: u64,
+    /// Whether it was running a task at its top level when the snapshot was taken
+    /// (what placement counts as its load, besides its queues and pinned tasks).
+    pub busy: bool,
 }
 
 impl WorkerInfo {
@@ -74,6 +77,7 @@ impl WorkerInfo {
             pinned,
             executed: counters.executed(),
             stolen: counters.stolen_total(),
+            busy: self.is_busy(),
         }
     }
 

@@ -109,11 +109,17 @@ impl WorkerCtx {
         if meta.weight == Weight::Heavy || meta.placement.is_pinned() || !self.has_stack_room() {
             return false;
         }
-        let tick = self.tick.get().wrapping_add(1);
-        if tick % INJECTOR_EVERY == 0 || self.shared.lanes.may_have_pinned(self.index, &self.local) {
+        // `OwnLanes` waiters never take from the injector (nor advance the tick).
+        if self.help_policy != HelpPolicy::OwnLanes {
+            let tick = self.tick.get().wrapping_add(1);
+            if tick % INJECTOR_EVERY == 0 {
+                return false;
+            }
+            self.tick.set(tick);
+        }
+        if self.shared.lanes.may_have_pinned(self.index, &self.local) {
             return false;
         }
-        self.tick.set(tick);
         let Some(task) = self.taking(|| self.local.pop_weight(meta.weight)) else {
             return false;
         };
