@@ -356,15 +356,22 @@ fn deadlines_expire_and_never_run() {
 fn a_waiter_expires_a_held_task_at_its_deadline() {
     // Paused, the task waits in a held list where no worker meets it: its waiter
     // resolves it `Expired` at the deadline (no resume needed), and it never runs.
-    let gate = pool(1);
-    gate.pause();
-    let ran = Arc::new(AtomicUsize::new(0));
-    let r = Arc::clone(&ran);
-    let op = Op::new("held-late").deadline(Duration::from_millis(5));
-    let t = gate.spawn(&op, move || {
-        r.fetch_add(1, SeqCst);
-    });
-    spin_until("held", || gate.held() == 1);
+    // The worker must hold it before the deadline; on a loaded machine it may meet
+    // the task only after (it then expires it itself), so that attempt starts over.
+    let (gate, t, ran) = (0..5)
+        .find_map(|_| {
+            let gate = pool(1);
+            gate.pause();
+            let ran = Arc::new(AtomicUsize::new(0));
+            let r = Arc::clone(&ran);
+            let op = Op::new("held-late").deadline(Duration::from_millis(20));
+            let t = gate.spawn(&op, move || {
+                r.fetch_add(1, SeqCst);
+            });
+            spin_until("held or expired", || gate.held() == 1 || t.is_finished());
+            (gate.held() == 1).then_some((gate, t, ran))
+        })
+        .expect("in 5 attempts, the worker never held the task before its deadline");
     let waited = Instant::now();
     assert!(
         t.wait_timeout(Duration::from_secs(20)),

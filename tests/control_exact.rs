@@ -14,8 +14,30 @@ use std::time::{Duration, Instant};
 
 use tokengate::{Coordinator, Op, TaskError};
 
+/// Rounds in which the call resolved at least one task: the test goes on (past
+/// `ROUNDS`) until it has seen this many, within `BOUND`. A round whose workers ran
+/// every task before the call (the caller was descheduled while they did: three
+/// threads share two cores) tests nothing, and whole runs of 150 such rounds
+/// happened.
+const OVERLAPS: usize = 20;
 const ROUNDS: usize = 150;
+const BOUND: Duration = Duration::from_secs(15);
 const TASKS: usize = 64;
+
+/// Runs `round` (which returns how many tasks its call resolved) at least `ROUNDS`
+/// times and until `OVERLAPS` rounds resolved some, within `BOUND`; returns the
+/// total resolved.
+fn rounds(mut round: impl FnMut() -> usize) -> usize {
+    let start = Instant::now();
+    let (mut done, mut overlaps, mut total) = (0, 0, 0);
+    while (done < ROUNDS || overlaps < OVERLAPS) && start.elapsed() < BOUND {
+        let resolved = round();
+        done += 1;
+        overlaps += usize::from(resolved > 0);
+        total += resolved;
+    }
+    total
+}
 
 struct Round {
     /// Per task: set once the drain (or the cancel of that task) returned.
@@ -61,8 +83,7 @@ fn busy_round(gate: &Coordinator, op: &Op) -> (Arc<Round>, Vec<tokengate::Token<
 fn drain_misses_nothing_a_worker_holds() {
     let gate = Coordinator::builder().workers(2).build().unwrap();
     let op = Op::new("exact-drain");
-    let mut drained_total = 0;
-    for _ in 0..ROUNDS {
+    let drained_total = rounds(|| {
         let (round, tokens) = busy_round(&gate, &op);
         let drained = gate.drain_op("exact-drain");
         for r in &round.returned {
@@ -83,17 +104,16 @@ fn drain_misses_nothing_a_worker_holds() {
             0,
             "a task queued before the drain started after it returned"
         );
-        drained_total += drained;
-    }
-    assert!(drained_total > 0, "the drains raced the workers");
+        drained
+    });
+    assert!(drained_total > 0, "the drains never raced the workers");
 }
 
 #[test]
 fn cancel_by_id_misses_nothing_a_worker_holds() {
     let gate = Coordinator::builder().workers(2).build().unwrap();
     let op = Op::new("exact-cancel");
-    let mut cancelled_total = 0;
-    for _ in 0..ROUNDS {
+    let cancelled_total = rounds(|| {
         let (round, tokens) = busy_round(&gate, &op);
         // The last tasks are the likeliest to be queued still; the middle ones to be
         // in a worker's hand.
@@ -117,7 +137,7 @@ fn cancel_by_id_misses_nothing_a_worker_holds() {
             0,
             "a task cancel missed started after it"
         );
-        cancelled_total += cancelled.len();
-    }
-    assert!(cancelled_total > 0, "the cancels raced the workers");
+        cancelled.len()
+    });
+    assert!(cancelled_total > 0, "the cancels never raced the workers");
 }

@@ -210,7 +210,7 @@ fn joins_from_many_threads_mixed_with_tokens() {
 }
 
 /// A thief takes a `join`'s forked halves one at a time, oldest first, as rayon does:
-/// batching them would move the victim's next forks away too (`lanes.rs`,
+/// batching them would move the victim's next forks away too (`lanes/mod.rs`,
 /// `steal_medium`). Worker X is held in a task while worker Y queues three forks
 /// and blocks in the innermost one; then X is let go, and the only work it can find
 /// is on Y's `Medium` lane.

@@ -1,6 +1,6 @@
 //! The worker thread: its loop, how it idles, and what it does while a task waits.
 //!
-//! A worker repeats: find work (in the order documented in `lanes.rs`) and run it.
+//! A worker repeats: find work (in the order documented in `lanes/mod.rs`) and run it.
 //! When it finds none, it searches a little longer as a *spinner*, then parks
 //! (protocol: `sleep/README.md`). A task that calls `Token::wait()` on a worker
 //! thread does not park while there is work it may run: it runs queued tasks (its
