@@ -249,3 +249,41 @@ fn a_thief_takes_one_forked_half_at_a_time() {
     assert_eq!(thief_again, x);
     assert_eq!(after - before, 1, "the thief's first steal took one fork, not a batch");
 }
+
+/// The same reservation when a sweep moves `b`: a drain takes every queued task out
+/// and puts back what it does not cancel, and a heavy caller's `b` goes back as
+/// heavy work, so the other worker, which has no permit, still cannot take it. (It
+/// went back as `Medium`, and the other worker ran it.)
+#[test]
+fn a_swept_heavy_fork_stays_behind_the_reservation() {
+    let gate = gate_with(
+        Coordinator::builder()
+            .workers(2)
+            .pin_workers(false)
+            .reserve_for_light(1),
+    );
+    let (forked_tx, forked_rx) = channel();
+    let (go_tx, go_rx) = channel::<()>();
+    let op = Op::new("heavy").weight(Weight::Heavy);
+    let t = gate.spawn(&op, move || {
+        let caller = here();
+        let ((), b) = join(
+            move || {
+                forked_tx.send(()).unwrap();
+                recv(&go_rx);
+            },
+            here,
+        );
+        (caller, b)
+    });
+    recv(&forked_rx);
+    // Only `b` is queued, and a drain does not cancel a stack job: it moves it and
+    // puts it back.
+    assert_eq!(gate.drain(), 0);
+    // Had `b` come back as `Medium`, it would be ahead of this `Medium` task in the
+    // injector's FIFO, and the idle worker would run `b` first.
+    let _ = ok(gate.spawn(&Op::new("after-the-drain"), here));
+    go_tx.send(()).unwrap();
+    let (caller, b) = ok(t);
+    assert_eq!(b, caller, "b ran on another worker, past the reservation");
+}
