@@ -120,19 +120,23 @@ where
     }
     let parent = worker::current_task();
     // SAFETY: the parent task is alive while its closure (this call) runs.
-    let (pinned, heavy) = parent.map_or((false, false), |p| {
+    // The lane's weight: `Heavy` for a heavy caller, `Medium` otherwise.
+    let (pinned, weight) = parent.map_or((false, Weight::Medium), |p| {
         let meta = &unsafe { p.as_ref() }.meta;
-        (meta.placement.is_pinned(), meta.weight == Weight::Heavy)
+        let heavy = meta.weight == Weight::Heavy;
+        (
+            meta.placement.is_pinned(),
+            if heavy { Weight::Heavy } else { Weight::Medium },
+        )
     });
     // Dropped by hand, and only if another thread reached it (below).
-    let weight = if heavy { Weight::Heavy } else { Weight::Medium };
     let mut job = ManuallyDrop::new(StackJob::new(b, parent, weight));
     let frame = FrameInUse;
     // SAFETY: `job.task_ref()` points to the whole stack job, which stays in this frame
     // until `reclaim` returns, which is only after it was popped back or seen `DONE`.
     // Nothing in between unwinds: `a` runs under `catch_unwind`, and `frame` aborts
     // the process should anything else unwind.
-    let lane = ctx.push_fork(unsafe { job.task_ref() }, pinned, heavy);
+    let lane = ctx.push_fork(unsafe { job.task_ref() }, pinned, weight);
     let ra = catch_unwind(AssertUnwindSafe(a));
     let popped_back = ctx.reclaim(&job.header, lane);
     std::mem::forget(frame);

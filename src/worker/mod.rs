@@ -385,16 +385,11 @@ impl WorkerCtx {
     }
 
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
-    /// are in `fork.rs`) and returns the lane, for `reclaim`.
+    /// are in `fork.rs`): the pinned lane, or the lane of the job's `weight`. Returns
+    /// the lane, for `reclaim`.
     #[inline]
-    pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, heavy: bool) -> Lane {
-        let lane = if pinned {
-            Lane::Pinned
-        } else if heavy {
-            Lane::Weight(Weight::Heavy)
-        } else {
-            Lane::Weight(Weight::Medium)
-        };
+    pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, weight: Weight) -> Lane {
+        let lane = if pinned { Lane::Pinned } else { Lane::Weight(weight) };
         self.push_own(lane, task);
         lane
     }
