@@ -10,7 +10,7 @@ use loom::sync::Arc;
 use loom::thread::{self, Thread};
 use tokengate::loom_api;
 use tokengate::{Coordinator, Op};
-use tokengate_loom_tests::{model, Runs};
+use tokengate_loom_tests::{model, model_bounded, Runs};
 
 /// Builds the 2-worker pool of models 4a/4c. `build()` itself runs under loom: the
 /// workers start, register, and go idle (one spin round under loom, then announce
@@ -53,6 +53,40 @@ fn coordinator_push_while_workers_sleep_graceful() {
         let runs = run_one_job(&gate);
         gate.shutdown();
         assert_eq!(runs.get(), 1);
+    });
+}
+
+/// Model 4e: two jobs spawned from outside into the idle 2-worker pool; the first
+/// blocks the worker that runs it until main has the second's result, so only the
+/// other worker can run the second. Whichever way the pushes race the workers'
+/// start-up searches, batch takes and parking, the other worker must be woken for
+/// it: if it stays parked, main, the blocked worker and it all wait, and loom
+/// reports the deadlock. (Fresh-clone CI saw this shape hang twice: two blockers
+/// spawned right after `build()`, the second never started.) Before the fix
+/// (`WorkerCtx::found_after_look`), the very first execution deadlocked: worker 0
+/// searched while worker 1 parked, so both pushes left their wake-ups to worker
+/// 0; its search ended, its look saw the work, and it withdrew and took only the
+/// first task. Bound: one preemption (2 minutes on 2 cores; two took over 17).
+#[test]
+fn coordinator_second_push_while_first_blocks() {
+    model_bounded(Some(1), || {
+        let gate = two_workers();
+        let release = Arc::new((loom::sync::Mutex::new(false), loom::sync::Condvar::new()));
+        let r = Arc::clone(&release);
+        let first = gate.spawn(&Op::new("blocker"), move || {
+            let (lock, cv) = &*r;
+            let mut open = lock.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+        });
+        let second = gate.spawn(&Op::new("second"), || 7u8);
+        assert_eq!(second.wait(), Ok(7));
+        let (lock, cv) = &*release;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+        assert_eq!(first.wait(), Ok(()));
+        drop(gate);
     });
 }
 
@@ -184,6 +218,11 @@ fn sim_worker(
                 if queue.look() {
                     spinning = !sleep.cancel_sleep(me);
                     if !spinning && queue.take() {
+                        // found_after_look()
+                        fence(SeqCst);
+                        if queue.look() {
+                            sleep.notify_one();
+                        }
                         break 'idle true;
                     }
                     continue;
@@ -222,8 +261,9 @@ fn sim_worker(
 /// in 15 minutes; the real search over the real lanes is 4a/4c's job, at one push. The
 /// rounds are sequential rather than a burst of two: with both items queued at
 /// once, a leaked count is never needed again (the second item is found while
-/// running the first), and a burst adds no liveness property (the chain wake is a
-/// throughput measure: a worker that finds one item finds the next one itself).
+/// running the first). A burst does add a liveness property when the first item
+/// blocks its worker (the second must wake the other one): model 4e checks that
+/// on the real coordinator.
 #[test]
 fn sleep_protocol_two_workers_two_pushes() {
     model(|| {

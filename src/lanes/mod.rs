@@ -91,6 +91,10 @@ pub(crate) struct Found {
     pub permit: bool,
     /// Tasks moved from another worker's lanes (0 if not stolen).
     pub stolen: usize,
+    /// The take also moved other tasks into this worker's stealable lanes (a batch
+    /// from the injector or a victim). The taker pushed them there, so, as after any
+    /// push, it must make sure a worker is awake for them (`WorkerCtx::find_work`).
+    pub moved: bool,
 }
 
 impl Found {
@@ -100,6 +104,7 @@ impl Found {
             task,
             permit: false,
             stolen: 0,
+            moved: false,
         }
     }
 }
@@ -230,15 +235,22 @@ impl SharedLanes {
         let light = &self.injector[Weight::Light.index()];
         let medium = &self.injector[Weight::Medium.index()];
         // `is_empty` first: an empty `Injector::steal` still pays a SeqCst fence.
+        let batch = |q: &Injector<TaskRef>, weight: Weight| {
+            let dest = local.fill(weight);
+            let task = match weight {
+                Weight::Light => retry(|| q.steal_batch_and_pop(dest)),
+                _ => retry(|| q.steal_batch_with_limit_and_pop(dest, TUNING.medium_batch)),
+            }?;
+            Some(Found {
+                moved: !dest.is_empty(),
+                ..Found::own(task)
+            })
+        };
         let found = nonempty(light)
-            .and_then(|q| retry(|| q.steal_batch_and_pop(local.fill(Weight::Light))))
-            .or_else(|| {
-                nonempty(medium).and_then(|q| {
-                    retry(|| q.steal_batch_with_limit_and_pop(local.fill(Weight::Medium), TUNING.medium_batch))
-                })
-            });
-        if let Some(task) = found {
-            return Some(Found::own(task));
+            .and_then(|q| batch(q, Weight::Light))
+            .or_else(|| nonempty(medium).and_then(|q| batch(q, Weight::Medium)));
+        if found.is_some() {
+            return found;
         }
         let lane = &self.injector[Weight::Heavy.index()];
         if lane.is_empty() {
@@ -250,6 +262,7 @@ impl SharedLanes {
                 task,
                 permit,
                 stolen: 0,
+                moved: false,
             })
     }
 
@@ -286,6 +299,7 @@ impl SharedLanes {
                     task,
                     permit,
                     stolen: 1,
+                    moved: false,
                 });
             }
         }
@@ -305,6 +319,7 @@ impl SharedLanes {
                     task,
                     permit: false,
                     stolen,
+                    moved: stolen > 1,
                 });
             }
         }
@@ -334,6 +349,7 @@ impl SharedLanes {
                     task,
                     permit,
                     stolen: 0,
+                    moved: false,
                 });
             }
         }
@@ -361,6 +377,7 @@ impl SharedLanes {
             task,
             permit,
             stolen: 0,
+            moved: false,
         })
     }
 

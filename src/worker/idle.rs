@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Found, WorkerCtx};
 use crate::sleep::backoff;
-use crate::sync::{park, TUNING};
+use crate::sync::{fence, park, Ordering, TUNING};
 
 /// The least time between two wakes by which one worker hands its search to another
 /// (`WorkerCtx::may_wake_for_hand_off`).
@@ -56,6 +56,7 @@ impl WorkerCtx {
                 if !spinning {
                     if let Some(found) = self.find_work(false) {
                         self.streak.set(!parked);
+                        self.found_after_look();
                         return Some(found);
                     }
                 }
@@ -101,6 +102,21 @@ impl WorkerCtx {
     pub(super) fn withdraw_sleep(&self) {
         if !self.shared.sleep.cancel_sleep(self.index) {
             self.shared.sleep.stop_spinning();
+        }
+    }
+
+    /// The look after announcing found work, and this worker withdrew and took a
+    /// task. Pushers that saw it searching before it stopped left their wake-ups to
+    /// it (the look is what sees their work), and it took only one of those tasks:
+    /// if work is left over, wake the next sleeper, as a last searcher does
+    /// (`sleep/README.md`, "Chain wakes"). Loom model 4e.
+    fn found_after_look(&self) {
+        // ORDERING: SeqCst fence: the searcher's Dekker pair, as in `stop_spinning`
+        // (whose fence came before the look already; this one keeps the check
+        // correct without relying on that).
+        fence(Ordering::SeqCst);
+        if self.shared.lanes.has_stealable() {
+            self.shared.sleep.notify_one();
         }
     }
 

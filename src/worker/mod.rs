@@ -267,7 +267,18 @@ impl WorkerCtx {
             holding: self.holding_heavy.get(),
             helping,
         };
-        self.taking(|| self.shared.lanes.find_work(self.index, &self.local, tick, &heavy))
+        let found = self.taking(|| self.shared.lanes.find_work(self.index, &self.local, tick, &heavy))?;
+        if found.moved {
+            // The batch's other tasks were pushed onto our stealable lanes by this
+            // take, and nobody was woken for them: while they moved, they were in no
+            // queue, so a searcher could have looked, found nothing and parked. As
+            // after any push (`push_own`), fence, then wake a parked worker.
+            // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
+            // (sleep/README.md).
+            fence(Ordering::SeqCst);
+            self.shared.sleep.notify_one();
+        }
+        Some(found)
     }
 
     /// Runs `take` (a take from the queues) announced on this worker's mover
@@ -300,7 +311,9 @@ impl WorkerCtx {
     /// Runs found work. `waited` is the task this worker is blocked on in
     /// `Token::wait()`, if any: finding that very task takes the waiter's shortcut.
     fn execute(&self, found: Found, waited: Option<&Header>) {
-        let Found { task, permit, stolen } = found;
+        let Found {
+            task, permit, stolen, ..
+        } = found;
         if task.is_stack_job() {
             // Never swept: its joiner's running task owns it.
             self.end_take();
