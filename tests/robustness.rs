@@ -314,7 +314,11 @@ fn new_anchors_and_domains_avoid_a_worker_stuck_in_a_long_task() {
     let bound = Duration::from_secs(2);
     let anchor = gate.spawn(&Op::new("anchored").sticky_anchor("fresh"), current_worker);
     let anchor_ran = anchor.wait_timeout(bound);
-    // One at a time: a queued anchor counts as load on its worker too.
+    // One at a time: a queued anchor counts as load on its worker too, and so does
+    // a running one until its worker is idle again (its token resolves a moment
+    // before: placing the lead in that window failed 1 in 300 runs).
+    let h = gate.handle();
+    spin_until("worker 1 to be idle", || !h.worker_stats()[1].busy);
     let lead = gate.spawn(&Op::new("lead").external_calls(["kid"]), current_worker);
     let lead_ran = lead.wait_timeout(bound);
     latch.open();

@@ -167,16 +167,19 @@ impl Shared {
         self.accepts(self.state.load(Ordering::SeqCst), inside)
     }
 
-    /// The worker with the least pinned, queued and running work. Ties go to the
-    /// first from a start that `id` rotates, not always to worker 0 (issue 10,
-    /// finding 6: a new anchor placed on a worker stuck in a long task waits for it).
+    /// The worker with the least pinned, queued and running work. Among equals, an
+    /// idle one (a running task may be long; an anchor pinned elsewhere may have
+    /// nothing queued), then the first from a start that `id` rotates, not always
+    /// worker 0 (issue 10, finding 6: a new anchor placed on a worker stuck in a
+    /// long task waits for it).
     fn least_loaded(&self, id: u64) -> usize {
         let n = self.workers.len();
         let start = (id % n as u64) as usize;
         (0..n)
             .map(|i| (start + i) % n)
             .min_by_key(|&w| {
-                self.locality.pinned_on(w) + self.lanes.queued_on(w) + usize::from(self.workers[w].is_busy())
+                let busy = usize::from(self.workers[w].is_busy());
+                (self.locality.pinned_on(w) + self.lanes.queued_on(w) + busy, busy)
             })
             .unwrap_or(0)
     }
