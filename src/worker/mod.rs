@@ -269,16 +269,22 @@ impl WorkerCtx {
         };
         let found = self.taking(|| self.shared.lanes.find_work(self.index, &self.local, tick, &heavy))?;
         if found.moved {
-            // The batch's other tasks were pushed onto our stealable lanes by this
-            // take, and nobody was woken for them: while they moved, they were in no
-            // queue, so a searcher could have looked, found nothing and parked. As
-            // after any push (`push_own`), fence, then wake a parked worker.
-            // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
-            // (sleep/README.md).
-            fence(Ordering::SeqCst);
-            self.shared.sleep.notify_one();
+            self.wake_for_moved();
         }
         Some(found)
+    }
+
+    /// A batch take pushed its other tasks onto our stealable lanes, and nobody was
+    /// woken for them: while they moved, they were in no queue, so a searcher could
+    /// have looked, found nothing and parked. As after any push (`push_own`), fence,
+    /// then wake a parked worker.
+    #[cold]
+    #[inline(never)]
+    fn wake_for_moved(&self) {
+        // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
+        // (sleep/README.md).
+        fence(Ordering::SeqCst);
+        self.shared.sleep.notify_one();
     }
 
     /// Runs `take` (a take from the queues) announced on this worker's mover
@@ -431,7 +437,7 @@ impl WorkerCtx {
     ///
     /// Returns true if the job was popped back: then no other thread ran it or
     /// registered on it (a sweep may have moved it, which changes nothing of it).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn reclaim(&self, job: &Header, lane: Lane) -> bool {
         while !job.is_done() {
             match self.taking(|| self.local.pop_from(lane)) {
