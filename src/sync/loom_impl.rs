@@ -26,6 +26,7 @@ use super::Tuning;
 /// `is_done`, as the registration does.
 pub(crate) const TUNING: Tuning = Tuning {
     idle_spin_rounds: 1,
+    quiet_spin_rounds: 1,
     wait_spin_rounds: 0,
     anchor_slots: 2,
     medium_batch: 2,

@@ -27,6 +27,9 @@ pub(crate) use loom_impl::*;
 pub(crate) struct Tuning {
     /// Rounds an idle worker searches (with back-off) before it parks.
     pub idle_spin_rounds: u32,
+    /// Rounds it searches instead when its last task came after a long park (work
+    /// arrives rarely: `sleep/README.md`, "Spinning and yielding").
+    pub quiet_spin_rounds: u32,
     /// Rounds a blocked `wait()` spins on the token before it parks.
     pub wait_spin_rounds: u32,
     /// Slots in the sticky-anchor table (a power of two).

@@ -17,6 +17,7 @@ use super::Tuning;
 /// quiet within a fraction of a millisecond. See `sleep::backoff`.
 pub(crate) const TUNING: Tuning = Tuning {
     idle_spin_rounds: 64,
+    quiet_spin_rounds: 16,
     wait_spin_rounds: 64,
     anchor_slots: 1024,
     medium_batch: 8,

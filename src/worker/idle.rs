@@ -12,6 +12,12 @@ use crate::sync::{fence, park, Ordering, TUNING};
 /// (`WorkerCtx::may_wake_for_hand_off`).
 const HAND_OFF_EVERY: Duration = Duration::from_millis(1);
 
+/// A park at least this long means work arrives rarely: the next search after the
+/// task that ended it is short (`WorkerCtx::search_rounds`). Four times the full
+/// search (about 45 µs on the reference machine), so a stream of tasks whose gaps a
+/// full search could bridge never counts as rare.
+const LONG_PARK: Duration = Duration::from_micros(200);
+
 impl WorkerCtx {
     /// Searches as a spinner for a while, then parks. Returns work, or `None` when the
     /// worker must exit. The counters it touches are explained in `sleep/README.md`.
@@ -21,7 +27,7 @@ impl WorkerCtx {
         let mut parked = false;
         loop {
             if spinning {
-                for round in 0..TUNING.idle_spin_rounds {
+                for round in 0..self.search_rounds() {
                     if let Some(found) = self.find_work(false) {
                         self.found_while_spinning();
                         self.streak.set(!parked);
@@ -33,12 +39,15 @@ impl WorkerCtx {
                     }
                     // Who spins where (sleep/README.md): not on a spinning waiter's CPU
                     // while another worker could search from a CPU of its own.
-                    if sleep.shares_cpu_with_waiter(self.index)
-                        && sleep.hand_off(self.index, || self.streak.get() && self.may_wake_for_hand_off())
-                    {
-                        break;
+                    if sleep.shares_cpu_with_waiter(self.index) {
+                        if sleep.hand_off(self.index, || self.streak.get() && self.may_wake_for_hand_off()) {
+                            break;
+                        }
+                        // Spinning here would only delay the waiter.
+                        crate::sync::yield_now();
+                    } else {
+                        backoff(round);
                     }
-                    backoff(round);
                 }
                 // Nothing found; the look after `announce_sleep` covers any push
                 // that raced with this decrement.
@@ -68,10 +77,13 @@ impl WorkerCtx {
                 return None;
             }
             self.shared.metrics.parked(self.index);
+            let parked_at = crate::clock::now();
             while sleep.is_announced(self.index) {
                 park();
             }
             parked = true;
+            self.long_park
+                .set(crate::clock::between(parked_at, crate::clock::now()) >= LONG_PARK);
             // A notifier cleared our bit and counted us as a spinner. After a wake of
             // every worker (shutdown), most give the role back at once, so a large
             // pool does not have thousands of threads spinning and yielding to each
@@ -82,6 +94,20 @@ impl WorkerCtx {
                 spinning = false;
                 self.found_while_spinning();
             }
+        }
+    }
+
+    /// How many rounds to search before parking: the full `idle_spin_rounds`, unless
+    /// the last task came after a long park (no streak), when work arrives rarely
+    /// and a long search would only burn CPU until the next park (`trickle`: one
+    /// task every 10 ms). A task found by that short search starts a streak again,
+    /// and a park cut short by a wake restores the full search, so tasks arriving
+    /// in a stream never see the short one twice in a row.
+    fn search_rounds(&self) -> u32 {
+        if !self.streak.get() && self.long_park.get() {
+            TUNING.quiet_spin_rounds
+        } else {
+            TUNING.idle_spin_rounds
         }
     }
 

@@ -68,6 +68,10 @@ pub(crate) struct WorkerCtx {
     /// work arrives in a stream, and handing the search to a worker on another CPU
     /// pays for its wake. After a park (one task every few ms) it would not.
     streak: Cell<bool>,
+    /// Whether this worker's last park lasted at least `idle::LONG_PARK`: after a
+    /// task that came after such a park, it searches only `quiet_spin_rounds` before
+    /// parking again (`WorkerCtx::search_rounds`).
+    long_park: Cell<bool>,
 }
 
 /// Runs `f` with the current thread's worker context, if it is a worker of `shared`.
@@ -183,6 +187,7 @@ impl WorkerCtx {
             handle_units: HandleCredits::new(),
             last_hand_off: Cell::new(0),
             streak: Cell::new(false),
+            long_park: Cell::new(false),
         };
         WORKER.with(|w| w.set(&ctx));
         let guard = AbortOnUnwind;
