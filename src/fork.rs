@@ -167,7 +167,10 @@ fn both<RA, RB>(ra: Caught<RA>, rb: Caught<RB>) -> (RA, RB) {
 }
 
 /// `join` from a thread that is no worker: the whole call becomes one stack job on
-/// the default coordinator, and this thread blocks until it is done.
+/// the default coordinator, and this thread blocks until it is done. Cold and out of
+/// line: kept out of `join`'s frame, which on a worker is the hot path.
+#[cold]
+#[inline(never)]
 fn join_from_outside<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,

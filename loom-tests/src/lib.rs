@@ -125,3 +125,45 @@ impl Runs {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A queue of work items as a counter, for the protocol models (4b, 4f) that stand
+/// in for the lanes: a push is a Release RMW (crossbeam publishes a pushed slot with
+/// a Release store of its back index); a take is a CAS that succeeds only on a
+/// non-zero count; a look is a plain Acquire load, which, like crossbeam's
+/// `is_empty`, publishes nothing.
+pub struct CountQueue(loom::sync::atomic::AtomicUsize);
+
+impl CountQueue {
+    /// An empty queue.
+    pub fn new() -> CountQueue {
+        CountQueue(loom::sync::atomic::AtomicUsize::new(0))
+    }
+
+    /// Queues one item.
+    pub fn push(&self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+
+    /// Takes one item; false if there was none.
+    pub fn take(&self) -> bool {
+        let mut n = self.0.load(Ordering::Acquire);
+        while n > 0 {
+            match self.0.compare_exchange(n, n - 1, Ordering::Acquire, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(actual) => n = actual,
+            }
+        }
+        false
+    }
+
+    /// True if an item is queued (may be stale, as crossbeam's `is_empty`).
+    pub fn look(&self) -> bool {
+        self.0.load(Ordering::Acquire) > 0
+    }
+}
+
+impl Default for CountQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -10,7 +10,7 @@ use loom::sync::Arc;
 use loom::thread::{self, Thread};
 use tokengate::loom_api;
 use tokengate::{Coordinator, Op};
-use tokengate_loom_tests::{model, model_bounded, Runs};
+use tokengate_loom_tests::{model, model_bounded, CountQueue as Queue, Runs};
 
 /// Builds the 2-worker pool of models 4a/4c. `build()` itself runs under loom: the
 /// workers start, register, and go idle (one spin round under loom, then announce
@@ -125,33 +125,6 @@ fn coordinator_pinned_push_while_workers_sleep() {
         drop(gate);
         assert_eq!(runs.get(), 1);
     });
-}
-
-/// The queue of the protocol model 4b: a count of queued work items. A push is a
-/// Release RMW (crossbeam publishes a pushed slot with a Release store of its back
-/// index); a take is a CAS that only succeeds on a non-zero count; a look is a plain
-/// Acquire load, which, like crossbeam's `is_empty`, publishes nothing.
-struct Queue(AtomicUsize);
-
-impl Queue {
-    fn push(&self) {
-        self.0.fetch_add(1, Release);
-    }
-    fn take(&self) -> bool {
-        let mut n = self.0.load(Acquire);
-        loop {
-            if n == 0 {
-                return false;
-            }
-            match self.0.compare_exchange(n, n - 1, Acquire, Acquire) {
-                Ok(_) => return true,
-                Err(actual) => n = actual,
-            }
-        }
-    }
-    fn look(&self) -> bool {
-        self.0.load(Acquire) > 0
-    }
 }
 
 /// `WorkerCtx::main_loop` + `idle` + `execute` (worker.rs, as of commit 03e8e84),
@@ -276,7 +249,7 @@ fn sleep_protocol_two_workers_two_pushes() {
 /// other (push → fence(SeqCst) → `notify_one`, then park until it ran); then exit.
 /// Checks each item was taken exactly once and returns the sleep state.
 fn submit_rounds(rounds: usize, hand_off: bool) -> Arc<loom_api::Sleep> {
-    let queue = Arc::new(Queue(AtomicUsize::new(0)));
+    let queue = Arc::new(Queue::new());
     let sleep = Arc::new(loom_api::Sleep::new(2));
     let exit = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
