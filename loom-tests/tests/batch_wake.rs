@@ -5,7 +5,7 @@
 //! first into the taker's own stealable lane. While they move they are in no queue,
 //! so a searcher can look, see nothing and park. If the taker then blocks in the
 //! first task, the moved ones wait for it. So the taker, the pusher of those tasks,
-//! fences and calls `notify_one` (`WorkerCtx::wake_for_moved`).
+//! fences and calls `notify_one` (`WorkerCtx::wake_after_push` from `find_work`).
 //!
 //! The real coordinator cannot show this under loom in the time the suite allows:
 //! its loom deque moves only half of what is queued behind the first task, so it
@@ -216,7 +216,7 @@ fn two_items(wake_for_moved: bool) {
     assert_eq!(pool.sleep.searching(), 0, "a searcher count leaked");
 }
 
-/// Model 4f, with the wake for moved items (`WorkerCtx::wake_for_moved`).
+/// Model 4f, with the wake for moved items (`WorkerCtx::wake_after_push` from `find_work`).
 #[test]
 fn batch_take_wakes_for_moved_items() {
     model(|| two_items(true));

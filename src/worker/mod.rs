@@ -274,18 +274,19 @@ impl WorkerCtx {
         };
         let found = self.taking(|| self.shared.lanes.find_work(self.index, &self.local, tick, &heavy))?;
         if found.moved {
-            self.wake_for_moved();
+            // The batch's other tasks went onto our stealable lanes: this take
+            // pushed them, and while they moved they were in no queue, so a searcher
+            // could have looked, found nothing and parked.
+            self.wake_after_push();
         }
         Some(found)
     }
 
-    /// A batch take pushed its other tasks onto our stealable lanes, and nobody was
-    /// woken for them: while they moved, they were in no queue, so a searcher could
-    /// have looked, found nothing and parked. As after any push (`push_own`), fence,
-    /// then wake a parked worker.
-    #[cold]
-    #[inline(never)]
-    fn wake_for_moved(&self) {
+    /// This worker pushed stealable work nobody was woken for (`push_own` onto an
+    /// empty lane, or a batch take's other tasks in `find_work`): fence, then wake a
+    /// parked worker.
+    #[inline]
+    fn wake_after_push(&self) {
         // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
         // (sleep/README.md).
         fence(Ordering::SeqCst);
@@ -427,10 +428,7 @@ impl WorkerCtx {
     #[inline]
     pub(crate) fn push_own(&self, lane: Lane, task: TaskRef) {
         if self.local.push_to(lane, task) {
-            // ORDERING: SeqCst fence: the write half of the pusher/parker Dekker pair
-            // (sleep/README.md).
-            fence(Ordering::SeqCst);
-            self.shared.sleep.notify_one();
+            self.wake_after_push();
         }
     }
 
