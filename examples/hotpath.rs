@@ -17,7 +17,9 @@
 //! - `fibtok`: `fib(N)` with a token per call through `tokengate::spawn` (the
 //!   `n - 1` child is spawned, `n - 2` computed inline, then the child waited on);
 //! - `fibhandle`: the same through a `Handle` cloned into every child (the natural
-//!   user code; issue #15 wants it within 1.2x of `fibtok`).
+//!   user code; issue #15 wants it within 1.2x of `fibtok`);
+//! - `rayonjoin`, `rayonfib`: `join` and `fib` through `rayon::join`, run the same
+//!   way inside a one-thread rayon pool, as the peer's count.
 //!
 //! `scripts/callgrind.sh` counts only inside `probe` and divides by `N`.
 
@@ -56,6 +58,14 @@ fn fib_handle(h: &Handle, n: u64) -> u64 {
     a.wait().unwrap() + b
 }
 
+fn rayon_fib(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = rayon::join(|| rayon_fib(n - 1), || rayon_fib(n - 2));
+    a + b
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "spawn".into());
@@ -68,7 +78,15 @@ fn main() {
         .build()
         .expect("pool");
     let handle = gate.handle();
-    let sum = gate.spawn(&OP, move || probe(&mode, n, &handle)).wait().unwrap();
+    let sum = if mode.starts_with("rayon") {
+        let rayon = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("rayon pool");
+        rayon.install(|| probe(&mode, n, &handle))
+    } else {
+        gate.spawn(&OP, move || probe(&mode, n, &handle)).wait().unwrap()
+    };
     black_box(sum);
     gate.shutdown();
 }
@@ -99,6 +117,13 @@ fn probe(mode: &str, n: u64, handle: &Handle) -> u64 {
         "fib" => fib(n),
         "fibtok" => fib_tok(n),
         "fibhandle" => fib_handle(handle, n),
-        other => panic!("unknown mode {other}: spawn, handle, join, fib, fibtok or fibhandle"),
+        "rayonjoin" => (0..n)
+            .map(|i| {
+                let (a, b) = rayon::join(|| black_box(i), || black_box(1));
+                a + b
+            })
+            .sum(),
+        "rayonfib" => rayon_fib(n),
+        other => panic!("unknown mode {other}: spawn, handle, join, fib, fibtok, fibhandle, rayonjoin or rayonfib"),
     }
 }

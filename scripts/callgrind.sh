@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per hot-path operation, counted by callgrind (repeatable on a noisy
 # machine), inside examples/hotpath.rs's `probe` only, divided by the operations.
-# Usage: scripts/callgrind.sh [mode ...]   (default: spawn handle join fib fibtok fibhandle)
+# Usage: scripts/callgrind.sh [mode ...]   (default: spawn handle join fib fibtok fibhandle rayonjoin rayonfib)
 # fib modes count per call of fib(20) (21891 calls); the others per operation.
 # TOKENGATE_METRICS=0 in the environment measures with metrics off.
 set -euo pipefail
@@ -14,9 +14,9 @@ count() {
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 modes=("$@")
-[ ${#modes[@]} -gt 0 ] || modes=(spawn handle join fib fibtok fibhandle)
+[ ${#modes[@]} -gt 0 ] || modes=(spawn handle join fib fibtok fibhandle rayonjoin rayonfib)
 for mode in "${modes[@]}"; do
-    if [[ "$mode" == fib* ]]; then n=20; ops=21891; # calls of fib(20)
+    if [[ "$mode" == fib* || "$mode" == rayonfib ]]; then n=20; ops=21891; # calls of fib(20)
     else n=20000; ops=20000; fi
     echo "$mode: $(( $(count "$mode" "$n") / ops )) instructions per operation"
 done

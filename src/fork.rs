@@ -136,9 +136,9 @@ where
     // until `reclaim` returns, which is only after it was popped back or seen `DONE`.
     // Nothing in between unwinds: `a` runs under `catch_unwind`, and `frame` aborts
     // the process should anything else unwind.
-    let lane = ctx.push_fork(unsafe { job.task_ref() }, pinned, weight);
+    let fork = ctx.push_fork(unsafe { job.task_ref() }, pinned, weight);
     let ra = catch_unwind(AssertUnwindSafe(a));
-    let popped_back = ctx.reclaim(&job.header, lane);
+    let popped_back = ctx.reclaim(&job.header, fork);
     std::mem::forget(frame);
     let rb = job.take_result();
     if !popped_back {

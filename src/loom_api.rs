@@ -12,7 +12,7 @@
 use std::ptr::NonNull;
 
 use crate::fork::{FrameInUse, StackJob};
-use crate::lanes::{HeavyAccess, LocalLanes, SharedLanes};
+use crate::lanes::{HeavyAccess, Lane, LocalLanes, SharedLanes};
 use crate::locality::Placement;
 use crate::op::{Op, Weight};
 use crate::registry::OpId;
@@ -22,6 +22,7 @@ use crate::token::Token;
 use crate::LocalityStats;
 
 mod control;
+mod take_back;
 
 // ----- tasks ----------------------------------------------------------------------
 
@@ -252,7 +253,7 @@ impl Local {
     /// Pushes to this worker's own lane of `weight` (a spawn from inside a task).
     /// True if the lane was empty (the spawn then wakes a parked worker).
     pub fn push(&self, weight: Weight, task: QueuedTask) -> bool {
-        self.0.push(weight, task.task)
+        self.0.push_to(Lane::Weight(weight), task.task)
     }
 }
 
@@ -330,6 +331,8 @@ pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(Qu
     std::mem::forget(frame);
     job.take_value()
 }
+
+pub use take_back::{forked, Fork, ForkedJob, TakeBack};
 
 // ----- control plane (`control/`) -------------------------------------------------
 

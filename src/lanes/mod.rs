@@ -32,8 +32,11 @@
 //!   a single light task is not worth the cache misses of a migration.
 
 mod heavy;
+mod own;
 
 pub(crate) use heavy::{HeavyAccess, HeavyGate};
+use own::PINNED_BIT;
+pub(crate) use own::{Fork, Lane, LocalLanes, TakeBack};
 
 use crate::op::Weight;
 use crate::sync::{Injector, Steal, Stealer, Worker, TUNING};
@@ -58,30 +61,6 @@ struct Remote {
     /// Control plane only (drain's sweep): the pinned lane's stealer. Thieves never
     /// use it.
     pinned: Stealer<TaskRef>,
-}
-
-/// The parts of the queues only the owning worker thread touches.
-pub(crate) struct LocalLanes {
-    deques: [Worker<TaskRef>; 3],
-    pinned: Worker<TaskRef>,
-    /// Which own lanes may hold tasks: bit `weight.index()` for a weight lane,
-    /// [`PINNED_BIT`] for the pinned lane. Set by every push onto the lane (and
-    /// before every batch steal into it); cleared only when this worker's own pop
-    /// finds the lane empty. Only the owner adds to these lanes (thieves and sweeps
-    /// only take), so a clear bit means the lane is empty and `find_work` skips its
-    /// pop (an empty `Worker::pop` costs about 15 instructions). Queries that must be
-    /// exact (`is_drained`, `has_work_for`) read the deques themselves.
-    maybe: std::cell::Cell<u8>,
-}
-
-/// `LocalLanes::maybe`'s bit for the pinned lane.
-const PINNED_BIT: u8 = 1 << 3;
-
-/// One of a worker's own lanes: where a `join` queues its stack job (`fork.rs`).
-#[derive(Clone, Copy)]
-pub(crate) enum Lane {
-    Pinned,
-    Weight(Weight),
 }
 
 /// Where a task was found: decides the heavy permit and the statistics.
@@ -112,13 +91,7 @@ impl Found {
 impl SharedLanes {
     /// Builds the shared queues and each worker's private half.
     pub(crate) fn new(workers: usize) -> (Self, Vec<LocalLanes>) {
-        let locals: Vec<LocalLanes> = (0..workers)
-            .map(|_| LocalLanes {
-                maybe: std::cell::Cell::new(0),
-                deques: [Worker::new_lifo(), Worker::new_lifo(), Worker::new_lifo()],
-                pinned: Worker::new_lifo(),
-            })
-            .collect();
+        let locals: Vec<LocalLanes> = (0..workers).map(|_| LocalLanes::new()).collect();
         let remote = locals
             .iter()
             .map(|l| Remote {
@@ -407,99 +380,6 @@ impl SharedLanes {
     /// True if worker `me` has pinned work queued.
     pub(crate) fn has_pinned(&self, me: usize, local: &LocalLanes) -> bool {
         !local.pinned.is_empty() || !self.remote[me].inbox.is_empty()
-    }
-}
-
-impl LocalLanes {
-    /// The `weight` lane as the destination of a batch steal: its `maybe` bit is set
-    /// first, since the steal may leave tasks in it.
-    #[inline]
-    fn fill(&self, weight: Weight) -> &Worker<TaskRef> {
-        self.maybe.set(self.maybe.get() | 1 << weight.index());
-        &self.deques[weight.index()]
-    }
-
-    /// False only if the `weight` lane is surely empty (`maybe`).
-    #[inline]
-    fn may_hold(&self, weight: Weight) -> bool {
-        self.maybe.get() & 1 << weight.index() != 0
-    }
-
-    /// Pops the `weight` lane unless its `maybe` bit says it is empty; clears the
-    /// bit when the pop finds it empty.
-    #[inline]
-    pub(crate) fn pop_weight(&self, weight: Weight) -> Option<TaskRef> {
-        let bit = 1 << weight.index();
-        self.pop_marked(&self.deques[weight.index()], bit)
-    }
-
-    /// `pop_weight` for the pinned lane.
-    #[inline]
-    fn pop_pinned(&self) -> Option<TaskRef> {
-        self.pop_marked(&self.pinned, PINNED_BIT)
-    }
-
-    #[inline]
-    fn pop_marked(&self, lane: &Worker<TaskRef>, bit: u8) -> Option<TaskRef> {
-        if self.maybe.get() & bit == 0 {
-            return None;
-        }
-        let task = lane.pop();
-        if task.is_none() {
-            // Only this thread adds to the lane, so it stays empty until it does.
-            self.maybe.set(self.maybe.get() & !bit);
-        }
-        task
-    }
-
-    /// Pushes onto this worker's own lane. Returns true if the lane was empty, in
-    /// which case the caller must wake a parked worker (see `WorkerCtx::push_own`).
-    #[inline]
-    pub(crate) fn push(&self, weight: Weight, task: TaskRef) -> bool {
-        let lane = &self.deques[weight.index()];
-        let was_empty = lane.is_empty();
-        self.maybe.set(self.maybe.get() | 1 << weight.index());
-        lane.push(task);
-        was_empty
-    }
-
-    /// True if this worker's own lanes (weight lanes and pinned lane) are empty.
-    pub(crate) fn is_drained(&self) -> bool {
-        self.pinned.is_empty() && self.deques.iter().all(Worker::is_empty)
-    }
-
-    /// Pushes onto `lane`. Returns true if a stealable lane was empty (the caller
-    /// must then wake a parked worker, as for `push`).
-    #[inline]
-    pub(crate) fn push_to(&self, lane: Lane, task: TaskRef) -> bool {
-        match lane {
-            Lane::Pinned => {
-                self.maybe.set(self.maybe.get() | PINNED_BIT);
-                self.pinned.push(task);
-                false
-            }
-            Lane::Weight(weight) => self.push(weight, task),
-        }
-    }
-
-    /// Pops the newest task of `lane`.
-    #[inline]
-    pub(crate) fn pop_from(&self, lane: Lane) -> Option<TaskRef> {
-        match lane {
-            Lane::Pinned => self.pinned.pop(),
-            Lane::Weight(weight) => self.deques[weight.index()].pop(),
-        }
-    }
-
-    /// Pops everything left in this worker's private lanes and its inbox, handing each
-    /// task to `resolve` (as `drain_shared`).
-    pub(crate) fn drain(&self, shared: &SharedLanes, me: usize, resolve: &mut dyn FnMut(TaskRef)) {
-        for q in self.deques.iter().chain(std::iter::once(&self.pinned)) {
-            while let Some(task) = q.pop() {
-                resolve(task);
-            }
-        }
-        drain_injector(&shared.remote[me].inbox, resolve);
     }
 }
 

@@ -13,7 +13,7 @@ use std::ptr::{self, NonNull};
 use crate::builder::HelpPolicy;
 use crate::coordinator::Shared;
 use crate::handle_refs::{HandleCredits, HANDLE_BATCH};
-use crate::lanes::{Found, HeavyAccess, Lane, LocalLanes};
+use crate::lanes::{Fork, Found, HeavyAccess, Lane, LocalLanes, TakeBack};
 use crate::locality::Placement;
 use crate::op::Weight;
 use crate::stack::StackFloor;
@@ -411,12 +411,15 @@ impl WorkerCtx {
 
     /// Queues the stack job of a `join` on one of this worker's own lanes (the rules
     /// are in `fork.rs`): the pinned lane, or the lane of the job's `weight`. Returns
-    /// the lane, for `reclaim`.
+    /// the fork, for `reclaim`.
     #[inline]
-    pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, weight: Weight) -> Lane {
+    pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, weight: Weight) -> Fork {
         let lane = if pinned { Lane::Pinned } else { Lane::Weight(weight) };
-        self.push_own(lane, task);
-        lane
+        let (fork, was_empty) = self.local.push_fork(lane, task);
+        if was_empty {
+            self.wake_after_push();
+        }
+        fork
     }
 
     /// Pushes onto one of this worker's own lanes, waking a parked worker if a
@@ -432,8 +435,10 @@ impl WorkerCtx {
         }
     }
 
-    /// Waits until the stack job `job`, pushed onto `lane` by `push_fork`, can no
-    /// longer be reached by any queue or thief. Pops `lane` first: when the top is the
+    /// Waits until the stack job `job`, pushed by `push_fork`, can no longer be
+    /// reached by any queue or thief. First `LocalLanes::take_back`: one pop with no
+    /// announcement when nothing but nested stack jobs was pushed since the fork
+    /// (`lanes/own.rs`). Otherwise pops the lane under the mover: when the top is the
     /// job itself, the reference is simply forgotten (the caller then runs the job's
     /// closure directly). Other work found there runs meanwhile; once the lane is
     /// empty, the job was stolen, and the wait continues as `Token::wait` does.
@@ -441,7 +446,22 @@ impl WorkerCtx {
     /// Returns true if the job was popped back: then no other thread ran it or
     /// registered on it (a sweep may have moved it, which changes nothing of it).
     #[inline(always)]
-    pub(crate) fn reclaim(&self, job: &Header, lane: Lane) -> bool {
+    pub(crate) fn reclaim(&self, job: &Header, fork: Fork) -> bool {
+        let lane = match self.local.take_back(job, fork) {
+            TakeBack::Popped => return true,
+            TakeBack::Gone => {
+                self.help_until(job, None);
+                return false;
+            }
+            TakeBack::Unsure(lane) => lane,
+            TakeBack::Other => crate::error::fatal("a join's take-back popped a task above its stack job"),
+        };
+        self.reclaim_announced(job, lane)
+    }
+
+    /// `reclaim`'s pops under the mover, for when tasks were placed since the fork.
+    #[inline(never)]
+    fn reclaim_announced(&self, job: &Header, lane: Lane) -> bool {
         while !job.is_done() {
             match self.taking(|| self.local.pop_from(lane)) {
                 Some(task) if task.is(job) => {
