@@ -11,7 +11,6 @@
 
 use std::ptr::NonNull;
 
-use crate::fork::{FrameInUse, StackJob};
 use crate::lanes::{HeavyAccess, Lane, LocalLanes, SharedLanes};
 use crate::locality::Placement;
 use crate::op::{Op, Weight};
@@ -22,7 +21,7 @@ use crate::token::Token;
 use crate::LocalityStats;
 
 mod control;
-mod take_back;
+mod fork;
 
 // ----- tasks ----------------------------------------------------------------------
 
@@ -313,26 +312,9 @@ impl Locality {
     }
 }
 
-// ----- stack jobs (`fork.rs`) -----------------------------------------------------
+// ----- stack jobs (`fork.rs`) and a join's take-back (`lanes/own.rs`) -------------
 
-/// `join`'s outside path with the pool replaced by `hand_off`. Builds a stack job
-/// for `b` in this frame, hands its queue reference to `hand_off` (which must get it
-/// run or resolved by some thread), then waits for `DONE` as a thread that is no
-/// worker does (spin, register its thread's waker, park), and returns `b`'s result.
-/// A job resolved without running is given back and `b` runs here.
-pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(QueuedTask)) -> T {
-    let job = StackJob::new(b, None, Weight::Medium);
-    let frame = FrameInUse;
-    // SAFETY: `job` stays in this frame until `wait_until_done` has seen `DONE`, and
-    // `frame` turns an unwind in between (a panicking `hand_off`) into an abort.
-    let task = unsafe { job.task_ref() };
-    hand_off(QueuedTask::found(task));
-    crate::worker::wait_until_done(&job.header, None);
-    std::mem::forget(frame);
-    job.take_value()
-}
-
-pub use take_back::{forked, Fork, ForkedJob, TakeBack};
+pub use fork::{forked, stack_job, Fork, ForkedJob, TakeBack};
 
 // ----- control plane (`control/`) -------------------------------------------------
 

@@ -1,5 +1,6 @@
-//! A join's take-back (`lanes/own.rs`): a stack job pushed with `push_fork` and
-//! taken back with `take_back`, for models 11f-11h.
+//! Stack jobs (`fork.rs`): `join`'s outside path, and a join's take-back
+//! (`lanes/own.rs`): a stack job pushed with `push_fork` and taken back with
+//! `take_back`, for models 11f-11h.
 
 use super::{Local, QueuedTask};
 use crate::fork::{FrameInUse, StackJob};
@@ -51,6 +52,19 @@ pub fn forked<T: Send, R>(b: impl FnOnce() -> T + Send, body: impl FnOnce(&Forke
     }
     std::mem::forget(frame);
     (r, job.take_value())
+}
+
+/// `join`'s outside path with the pool replaced by `hand_off`. Builds a stack job
+/// for `b` in this frame, hands its queue reference to `hand_off` (which must get it
+/// run or resolved by some thread), then waits for `DONE` as a thread that is no
+/// worker does (spin, register its thread's waker, park), and returns `b`'s result.
+/// A job resolved without running is given back and `b` runs here.
+pub fn stack_job<T: Send>(b: impl FnOnce() -> T + Send, hand_off: impl FnOnce(QueuedTask)) -> T {
+    let ((), value) = forked(b, |job, task| {
+        hand_off(task);
+        crate::worker::wait_until_done(job.header, None);
+    });
+    value
 }
 
 impl ForkedJob<'_> {
