@@ -266,6 +266,7 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
+    // Each entry's safety contract is the one its `VTable` field documents.
     const VTABLE: VTable = VTable {
         run: Self::run,
         abort: Self::give_back,

@@ -112,6 +112,8 @@ impl Shared {
         // Control plane: work still held by a pause resolves `Shutdown` too.
         self.control.take_held(&mut |task, _| self.metrics.abort(task, None));
         // Storage hook: CPU workers are gone, so nothing spawns storage work any more.
+        // ORDERING: SeqCst, as every read of `state` in the quiescence check
+        // (sleep/README.md); after the workers were joined, Acquire would do.
         let aborting = self.state.load(Ordering::SeqCst) == ABORTING;
         self.storage.join(aborting);
     }

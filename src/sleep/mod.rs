@@ -217,6 +217,7 @@ impl Sleep {
     /// Workers counted as searching now, as a signed number (see `spinning`).
     #[cfg(tokengate_loom)]
     pub(crate) fn searching(&self) -> isize {
+        // ORDERING: SeqCst, as the models' other reads of the sleep state.
         self.spinning.load(Ordering::SeqCst) as isize
     }
 

@@ -174,8 +174,8 @@ impl Tier {
     /// stranded behind the freed slot.
     pub(crate) fn release(&self) {
         self.give_back_slot();
-        // Counted after the slot is back, so a reader that sees the count (with a
-        // SeqCst load) also sees the slot free.
+        // ORDERING: SeqCst: counted after the slot is back, so a reader that sees the
+        // count (with a SeqCst load, `counts`) also sees the slot free.
         self.completed.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -183,6 +183,7 @@ impl Tier {
     /// new limit. Returns how many queued tasks may now be admitted (the caller wakes
     /// that many threads).
     pub(crate) fn set_limit(&self, limit: usize) -> usize {
+        // ORDERING: SeqCst, though only the CAS below must be: this load just seeds it.
         let mut s = self.slots.load(Ordering::SeqCst);
         loop {
             let new = ((limit as u64) << LIMIT_SHIFT) | (s & ACTIVE_MASK);

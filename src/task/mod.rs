@@ -152,6 +152,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    // Each entry's safety contract is the one its `VTable` field documents.
     const VTABLE: VTable = VTable {
         run: Self::run,
         abort: Self::abort,
