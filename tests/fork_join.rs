@@ -287,3 +287,36 @@ fn a_swept_heavy_fork_stays_behind_the_reservation() {
     let (caller, b) = ok(t);
     assert_eq!(b, caller, "b ran on another worker, past the reservation");
 }
+
+/// `join`'s take-back must see that its stack job is already done. Here `a` waits on
+/// a token spawned just before the fork, and on one worker that wait pops the lane's
+/// top, which is the fork's own stack job: the wait runs `b` there, then the token's
+/// task. When `join` takes its job back, the lane still holds an older task, spawned
+/// before the fork. The take-back's one pop must not happen then: it would return
+/// that older task (the process would abort on the broken invariant), so it must
+/// first find the job `DONE` (`lanes/own.rs`).
+#[test]
+fn a_join_whose_b_ran_inside_a_nested_wait_leaves_older_tasks_queued() {
+    let gate = gate(1);
+    let op = Op::new("medium");
+    let inner = op.clone();
+    let t = gate.spawn(&op, move || {
+        let older = tokengate::spawn(&inner, || 1);
+        let awaited = tokengate::spawn(&inner, || 2);
+        let b_ran = AtomicBool::new(false);
+        let (a, b) = join(
+            || {
+                let got = awaited.wait().unwrap();
+                // The wait ran `b` before the awaited task: it was on top.
+                (got, b_ran.load(SeqCst))
+            },
+            || {
+                b_ran.store(true, SeqCst);
+                3
+            },
+        );
+        assert!(!older.is_finished(), "the older task ran before the join returned");
+        (a, b, older.wait().unwrap())
+    });
+    assert_eq!(ok(t), ((2, true), 3, 1));
+}

@@ -11,12 +11,15 @@
 //! unannounced pop that returns a *real* task. [`take_back`](LocalLanes::take_back)
 //! pops without the mover only when that cannot happen:
 //!
-//! - `placed` counts every task this worker put on its own lanes other than a stack
-//!   job: pushes (`push_to`) and the rest of batch steals (`fill`). The [`Fork`]
+//! - `placed` is a change marker, bumped by every way this worker puts tasks on its
+//!   own lanes other than a `join`'s fork: each push (`push_to`) and each batch
+//!   steal into them (`fill`, once per attempt, whatever it moves, stack jobs
+//!   included). Bumping too often only sends a take-back the slow way. The [`Fork`]
 //!   records it when the job is pushed (`push_fork`).
-//! - The count unchanged at the take-back means that everything pushed onto the
+//! - The marker unchanged at the take-back means that everything pushed onto the
 //!   lanes since the fork was the stack job of a nested `join`, and each of those
-//!   left its lane before its `join` returned (its own take-back).
+//!   left its lane before its `join` returned (popped back, stolen, swept, or popped
+//!   and run by this worker inside a nested wait).
 //! - Other threads take from a lane's bottom only (thieves, and sweeps, which put
 //!   stack jobs into a shared queue). This thread takes from the top, and whatever it
 //!   pops it runs or resolves before going on (a nested wait's help, a nested
@@ -25,6 +28,11 @@
 //!   and nothing is above it, or it was taken from the bottom and, with it,
 //!   everything that was below it: the lane is empty. One pop returns the job or
 //!   nothing (a thief's steal of it may race the pop; the deque settles which wins).
+//!   The `DONE` check is needed: this worker may itself have popped the job from the
+//!   top inside `a` (a nested `Token::wait` helping) and run it, leaving older tasks
+//!   below, which the one pop would return (`tests/fork_join.rs`,
+//!   `a_join_whose_b_ran_inside_a_nested_wait_leaves_older_tasks_queued`; seeded
+//!   bug MT3 in `loom-tests/README.md`).
 //!
 //! If the count moved, the caller pops under its mover (`WorkerCtx::reclaim`). A
 //! pop that returns another task means the reasoning above is broken; the caller
@@ -50,7 +58,8 @@ pub(crate) struct LocalLanes {
     /// pop (an empty `Worker::pop` costs about 15 instructions). Queries that must be
     /// exact (`is_drained`, `has_work_for`) read the deques themselves.
     pub(super) maybe: Cell<u8>,
-    /// How many tasks other than stack jobs were put on these lanes (module docs).
+    /// Bumped whenever tasks may have been put on these lanes other than by a fork
+    /// (module docs).
     placed: Cell<u64>,
 }
 

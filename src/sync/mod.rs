@@ -4,7 +4,7 @@
 //! comes from here. In a normal build they are `std`, `crossbeam-deque` and
 //! `atomic-waker`. Under `--cfg tokengate_loom` they become loom's model-checked
 //! versions, and the crossbeam queues become a loom-visible stand-in with the same
-//! semantics ([`loom_deque`]), so the protocols built on top can be model-checked
+//! semantics (`loom_deque.rs`), so the protocols built on top can be model-checked
 //! unchanged. Tuning constants that loom must shrink (spin rounds, table sizes,
 //! batch sizes) live in [`Tuning`], chosen per build.
 //!

@@ -10,7 +10,7 @@ use crate::registry::OpId;
 
 /// Untyped metadata every task carries.
 pub(crate) struct Meta {
-    /// Process-unique id (see [`next_id`]).
+    /// Process-unique id (see [`next_id`](crate::task::next_id)).
     pub id: u64,
     /// Where the task must run, and what to release when it finishes.
     pub placement: Placement,

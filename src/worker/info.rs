@@ -28,7 +28,7 @@ const _: () = assert!(crate::registry::MAX_OPS <= 1 << RUNNING_OP_BITS);
 /// A snapshot of one worker's activity, from [`Handle::worker_stats`](crate::Handle::worker_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerStats {
-    /// The worker's index, as returned by [`current_worker`].
+    /// The worker's index, as returned by [`current_worker`](crate::current_worker).
     pub index: usize,
     /// The CPU it was asked to pin to, if pinning was requested.
     pub core: Option<usize>,

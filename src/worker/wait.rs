@@ -24,9 +24,11 @@ impl WorkerCtx {
     ///   timed wait returns late by at most the running time of the one task it
     ///   started last before the deadline (and what that task runs nested).
     /// - **Stack**: once the stack is below its floor (`stack.rs`), nothing more nests here:
-    ///   the wait only blocks. (A `Token::wait` that deep panics before it gets here,
-    ///   in `wait_until_done`; this covers a `join` whose stack job was stolen, which
-    ///   then runs on its thief, so blocking is safe.)
+    ///   the wait only blocks. Neither caller gets here that deep: a `Token::wait`
+    ///   (`wait_until_done`) and a `join` (`join_on`) both panic before they start
+    ///   unless the stack has `STARTING_SLACK` to spare, far more than the frames down
+    ///   to this one, so a wait that starts always helps. The blocking branch is a
+    ///   backstop; it could not help a stack job that a sweep moved to the injector.
     ///
     /// While the pool is being dropped, work found here is resolved `Shutdown`
     /// instead of run (queued tasks do not run then), which still resolves the
