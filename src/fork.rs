@@ -92,17 +92,33 @@ where
     RA: Send,
     RB: Send,
 {
-    let outside = worker::with_ctx(move |ctx| match ctx {
-        Some(ctx) => Ok(join_on(ctx, a, b)),
-        // Storage hook: on a storage thread both halves run here, one after the other,
-        // in the task's storage slot (the crate docs, "Storage lane").
-        None if crate::storage::on_storage_thread() => {
-            let ra = catch_unwind(AssertUnwindSafe(a));
-            Ok(both(ra, catch_unwind(AssertUnwindSafe(b))))
-        }
-        None => Err((a, b)),
-    });
-    outside.unwrap_or_else(|(a, b)| join_from_outside(a, b))
+    // The closure returns the results themselves, not an enum that a second step
+    // unpacks: so the recursion of a divide-and-conquer caller is this one frame,
+    // with the results in registers, in whatever crate it is instantiated.
+    worker::with_ctx(move |ctx| match ctx {
+        Some(ctx) => join_on(ctx, a, b),
+        None => join_off_worker(a, b),
+    })
+}
+
+/// `join` on a thread that is no worker of any pool. Cold and out of line: kept
+/// out of `join`'s frame, which on a worker is the hot path.
+#[cold]
+#[inline(never)]
+fn join_off_worker<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    // Storage hook: on a storage thread both halves run here, one after the other,
+    // in the task's storage slot (the crate docs, "Storage lane").
+    if crate::storage::on_storage_thread() {
+        let ra = catch_unwind(AssertUnwindSafe(a));
+        return both(ra, catch_unwind(AssertUnwindSafe(b)));
+    }
+    join_from_outside(a, b)
 }
 
 /// `join` on a worker thread: fork `b` as a stack job, run `a`, take `b` back.
@@ -166,11 +182,9 @@ fn both<RA, RB>(ra: Caught<RA>, rb: Caught<RB>) -> (RA, RB) {
     }
 }
 
-/// `join` from a thread that is no worker: the whole call becomes one stack job on
-/// the default coordinator, and this thread blocks until it is done. Cold and out of
-/// line: kept out of `join`'s frame, which on a worker is the hot path.
-#[cold]
-#[inline(never)]
+/// `join` from a thread that is no worker (nor a storage thread): the whole call
+/// becomes one stack job on the default coordinator, and this thread blocks until it
+/// is done.
 fn join_from_outside<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
@@ -335,6 +349,9 @@ where
     ///
     /// By reference, not by value: moving the job out of the joiner's frame would copy
     /// the whole header (a `memcpy` per `join`); it is dropped in place afterwards.
+    /// Always inlined: after a pop-back it calls `b` itself, which in a recursive
+    /// caller must stay in the caller's frame, not one call deeper.
+    #[inline(always)]
     pub(crate) fn take_result(&self) -> Caught<T> {
         // SAFETY: nobody else can reach the job any more (see above).
         match unsafe { self.take() } {

@@ -541,16 +541,27 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let inside = worker::with_current_shared(move |shared| match shared {
-        Some(shared) => Ok(shared.spawn_op(op, f)),
-        None => Err(f),
-    });
-    // Storage hook: inside a storage task, spawn on the pool that owns the thread.
-    let inside = inside.or_else(|f| match crate::storage::current_owner() {
+    // The closure returns the token itself, not an enum a second step unpacks, so a
+    // task that spawns in a loop or recursively pays no extra moves (as `join`).
+    worker::with_current_shared(move |shared| match shared {
+        Some(shared) => shared.spawn_op(op, f),
+        None => spawn_off_worker(op, f),
+    })
+}
+
+/// [`spawn`] on a thread that is no worker: a storage task's thread spawns on the
+/// pool that owns it, any other thread on the [`default_coordinator`].
+#[cold]
+#[inline(never)]
+fn spawn_off_worker<K, F, T>(op: &Op<K>, f: F) -> Token<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match crate::storage::current_owner() {
         // SAFETY: the owner is the `Shared` of a coordinator (`Builder::build`), which
         // joins its storage threads before it lets go of it, so it outlives this task.
-        Some(owner) => Ok(unsafe { &*owner.cast::<Shared>() }.spawn_op(op, f)),
-        None => Err(f),
-    });
-    inside.unwrap_or_else(|f| default_coordinator().spawn(op, f))
+        Some(owner) => unsafe { &*owner.cast::<Shared>() }.spawn_op(op, f),
+        None => default_coordinator().spawn(op, f),
+    }
 }
