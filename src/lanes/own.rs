@@ -73,21 +73,22 @@ pub(crate) enum Lane {
     Weight(Weight),
 }
 
-/// Where `push_fork` put a stack job, and the `placed` count then.
+/// Where `push_fork` put a stack job (the lane itself, so the take-back pops it
+/// without choosing the lane again), and the `placed` marker then.
 #[derive(Clone, Copy)]
-pub(crate) struct Fork {
-    lane: Lane,
+pub(crate) struct Fork<'a> {
+    pub(crate) lane: &'a Worker<TaskRef>,
     placed: u64,
 }
 
 /// What [`LocalLanes::take_back`] found.
-pub(crate) enum TakeBack {
+pub(crate) enum TakeBack<'a> {
     /// The job was the lane's top: popped, its reference forgotten.
     Popped,
     /// The job is `DONE`, or another thread took it: wait for `DONE`.
     Gone,
-    /// Tasks were placed since the fork: pop under the mover instead.
-    Unsure(Lane),
+    /// Tasks were placed since the fork: pop this lane under the mover instead.
+    Unsure(&'a Worker<TaskRef>),
     /// The pop returned another task: an internal invariant is broken (the caller
     /// aborts; the task is left unresolved).
     Other,
@@ -156,34 +157,34 @@ impl LocalLanes {
     #[inline]
     pub(crate) fn push_to(&self, lane: Lane, task: TaskRef) -> bool {
         self.placed.set(self.placed.get().wrapping_add(1));
-        self.place(lane, task)
+        self.place(lane, task).1
     }
 
     /// Pushes a `join`'s stack job onto `lane` (`placed` stays). Returns the fork,
     /// for `take_back`, and whether a stealable lane was empty (as `push_to`).
     #[inline]
-    pub(crate) fn push_fork(&self, lane: Lane, task: TaskRef) -> (Fork, bool) {
-        let fork = Fork {
-            lane,
-            placed: self.placed.get(),
-        };
-        (fork, self.place(lane, task))
+    pub(crate) fn push_fork(&self, lane: Lane, task: TaskRef) -> (Fork<'_>, bool) {
+        let placed = self.placed.get();
+        let (lane, was_empty) = self.place(lane, task);
+        (Fork { lane, placed }, was_empty)
     }
 
+    /// Pushes onto `lane`; returns its deque and whether it was an empty stealable
+    /// lane.
     #[inline]
-    fn place(&self, lane: Lane, task: TaskRef) -> bool {
+    fn place(&self, lane: Lane, task: TaskRef) -> (&Worker<TaskRef>, bool) {
         match lane {
             Lane::Pinned => {
                 self.maybe.set(self.maybe.get() | PINNED_BIT);
                 self.pinned.push(task);
-                false
+                (&self.pinned, false)
             }
             Lane::Weight(weight) => {
                 let deque = &self.deques[weight.index()];
                 let was_empty = deque.is_empty();
                 self.maybe.set(self.maybe.get() | 1 << weight.index());
                 deque.push(task);
-                was_empty
+                (deque, was_empty)
             }
         }
     }
@@ -191,14 +192,14 @@ impl LocalLanes {
     /// Takes the stack job `job`, pushed as `fork`, back with one pop and no
     /// announcement, when the module docs show that the pop returns it or nothing.
     #[inline]
-    pub(crate) fn take_back(&self, job: &Header, fork: Fork) -> TakeBack {
+    pub(crate) fn take_back<'a>(&self, job: &Header, fork: Fork<'a>) -> TakeBack<'a> {
         if job.is_done() {
             return TakeBack::Gone;
         }
         if self.placed.get() != fork.placed {
             return TakeBack::Unsure(fork.lane);
         }
-        match self.pop_from(fork.lane) {
+        match fork.lane.pop() {
             Some(task) if task.is(job) => {
                 task.forget();
                 TakeBack::Popped
@@ -208,15 +209,6 @@ impl LocalLanes {
                 TakeBack::Other
             }
             None => TakeBack::Gone,
-        }
-    }
-
-    /// Pops the newest task of `lane`.
-    #[inline]
-    pub(crate) fn pop_from(&self, lane: Lane) -> Option<TaskRef> {
-        match lane {
-            Lane::Pinned => self.pinned.pop(),
-            Lane::Weight(weight) => self.deques[weight.index()].pop(),
         }
     }
 
@@ -284,7 +276,9 @@ mod tests {
         assert!(matches!(lanes.take_back(&outer.header, outer_fork), TakeBack::Popped));
         assert_eq!(outer.take_value() + inner.take_value(), 14);
         // The task below stays queued.
-        let left = lanes.pop_from(MEDIUM).expect("the task below the jobs");
+        let left = lanes.deques[Weight::Medium.index()]
+            .pop()
+            .expect("the task below the jobs");
         drop(left);
         assert!(token.is_finished());
     }
@@ -298,9 +292,9 @@ mod tests {
         let (above, token) = task();
         lanes.push_to(MEDIUM, above);
         assert!(matches!(lanes.take_back(&job.header, fork), TakeBack::Unsure(_)));
-        drop(lanes.pop_from(MEDIUM).expect("the task above"));
+        drop(lanes.deques[Weight::Medium.index()].pop().expect("the task above"));
         assert!(token.is_finished());
-        lanes.pop_from(MEDIUM).expect("the job").forget();
+        lanes.deques[Weight::Medium.index()].pop().expect("the job").forget();
         assert_eq!(job.take_value(), 7);
     }
 
@@ -312,7 +306,7 @@ mod tests {
         let (fork, _) = lanes.push_fork(MEDIUM, unsafe { job.task_ref() });
         let _ = lanes.fill(Weight::Medium);
         assert!(matches!(lanes.take_back(&job.header, fork), TakeBack::Unsure(_)));
-        lanes.pop_from(MEDIUM).expect("the job").forget();
+        lanes.deques[Weight::Medium.index()].pop().expect("the job").forget();
         assert_eq!(job.take_value(), 7);
     }
 

@@ -9,7 +9,7 @@ use crate::op::Weight;
 use crate::task::Header;
 
 /// Where [`Local::push_fork`] put a stack job (`lanes::Fork`).
-pub struct Fork(crate::lanes::Fork);
+pub struct Fork<'a>(crate::lanes::Fork<'a>);
 
 /// What [`Local::take_back`] found (`lanes::TakeBack`).
 #[derive(Debug, PartialEq, Eq)]
@@ -89,13 +89,13 @@ impl ForkedJob<'_> {
 impl Local {
     /// `LocalLanes::push_fork` onto the Medium lane. True in the second field if the
     /// lane was empty.
-    pub fn push_fork(&self, job: QueuedTask) -> (Fork, bool) {
+    pub fn push_fork(&self, job: QueuedTask) -> (Fork<'_>, bool) {
         let (fork, was_empty) = self.0.push_fork(Lane::Weight(Weight::Medium), job.task);
         (Fork(fork), was_empty)
     }
 
     /// `LocalLanes::take_back`.
-    pub fn take_back(&self, job: &ForkedJob<'_>, fork: &Fork) -> TakeBack {
+    pub fn take_back(&self, job: &ForkedJob<'_>, fork: &Fork<'_>) -> TakeBack {
         match self.0.take_back(job.header, fork.0) {
             crate::lanes::TakeBack::Popped => {
                 job.popped.set(true);
@@ -107,8 +107,8 @@ impl Local {
         }
     }
 
-    /// `LocalLanes::pop_from` the fork's lane, Medium (the announced pops of `reclaim`).
-    pub fn pop_fork_lane(&self, _fork: &Fork) -> Option<QueuedTask> {
-        self.0.pop_from(Lane::Weight(Weight::Medium)).map(QueuedTask::found)
+    /// A pop of the fork's lane (the announced pops of `reclaim`).
+    pub fn pop_fork_lane(&self, fork: &Fork<'_>) -> Option<QueuedTask> {
+        fork.0.lane.pop().map(QueuedTask::found)
     }
 }

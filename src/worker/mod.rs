@@ -17,7 +17,7 @@ use crate::lanes::{Fork, Found, HeavyAccess, Lane, LocalLanes, TakeBack};
 use crate::locality::Placement;
 use crate::op::Weight;
 use crate::stack::StackFloor;
-use crate::sync::{fence, Arc, Ordering};
+use crate::sync::{fence, Arc, Ordering, Worker};
 use crate::task::{Header, TaskRef};
 
 mod idle;
@@ -413,7 +413,7 @@ impl WorkerCtx {
     /// are in `fork.rs`): the pinned lane, or the lane of the job's `weight`. Returns
     /// the fork, for `reclaim`.
     #[inline]
-    pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, weight: Weight) -> Fork {
+    pub(crate) fn push_fork(&self, task: TaskRef, pinned: bool, weight: Weight) -> Fork<'_> {
         let lane = if pinned { Lane::Pinned } else { Lane::Weight(weight) };
         let (fork, was_empty) = self.local.push_fork(lane, task);
         if was_empty {
@@ -446,7 +446,7 @@ impl WorkerCtx {
     /// Returns true if the job was popped back: then no other thread ran it or
     /// registered on it (a sweep may have moved it, which changes nothing of it).
     #[inline(always)]
-    pub(crate) fn reclaim(&self, job: &Header, fork: Fork) -> bool {
+    pub(crate) fn reclaim(&self, job: &Header, fork: Fork<'_>) -> bool {
         let lane = match self.local.take_back(job, fork) {
             TakeBack::Popped => return true,
             TakeBack::Gone => {
@@ -461,9 +461,9 @@ impl WorkerCtx {
 
     /// `reclaim`'s pops under the mover, for when tasks were placed since the fork.
     #[inline(never)]
-    fn reclaim_announced(&self, job: &Header, lane: Lane) -> bool {
+    fn reclaim_announced(&self, job: &Header, lane: &Worker<TaskRef>) -> bool {
         while !job.is_done() {
-            match self.taking(|| self.local.pop_from(lane)) {
+            match self.taking(|| lane.pop()) {
                 Some(task) if task.is(job) => {
                     self.end_take();
                     task.forget();
