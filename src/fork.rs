@@ -231,7 +231,7 @@ fn run_from_outside(shared: &Shared, task: TaskRef, job: &Header) {
         return;
     }
     let open = shared.push_shared(None, Weight::Medium, task, false);
-    shared.sleep.notify_one();
+    shared.sleep.notify_one_near();
     if open {
         worker::wait_until_done(job, None);
         return;

@@ -294,7 +294,8 @@ impl Shared {
                     }
                     match target {
                         Some(w) => self.sleep.notify_worker(w),
-                        None => self.sleep.notify_one(),
+                        // Not a worker of this pool: prefer one on this CPU.
+                        None => self.sleep.notify_one_near(),
                     }
                 }
             }
