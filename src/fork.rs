@@ -115,10 +115,19 @@ where
     // Storage hook: on a storage thread both halves run here, one after the other,
     // in the task's storage slot (the crate docs, "Storage lane").
     if crate::storage::on_storage_thread() {
-        let ra = catch_unwind(AssertUnwindSafe(a));
-        return both(ra, catch_unwind(AssertUnwindSafe(b)));
+        return in_turn(a, b);
     }
     join_from_outside(a, b)
+}
+
+/// Both halves on this thread, `a` then `b`, with `join`'s panic rule (`both`).
+fn in_turn<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA,
+    B: FnOnce() -> RB,
+{
+    let ra = catch_unwind(AssertUnwindSafe(a));
+    both(ra, catch_unwind(AssertUnwindSafe(b)))
 }
 
 /// `join` on a worker thread: fork `b` as a stack job, run `a`, take `b` back.
@@ -197,10 +206,7 @@ where
     let whole = move || {
         worker::with_ctx(move |ctx| match ctx {
             Some(ctx) => join_on(ctx, a, b),
-            None => {
-                let ra = catch_unwind(AssertUnwindSafe(a));
-                both(ra, catch_unwind(AssertUnwindSafe(b)))
-            }
+            None => in_turn(a, b),
         })
     };
     let job = StackJob::new(whole, None, Weight::Medium);

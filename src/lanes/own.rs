@@ -236,6 +236,10 @@ mod tests {
 
     const MEDIUM: Lane = Lane::Weight(Weight::Medium);
 
+    fn pop_medium(lanes: &LocalLanes) -> Option<TaskRef> {
+        lanes.deques[Weight::Medium.index()].pop()
+    }
+
     fn task() -> (TaskRef, Token<()>) {
         let meta = Meta::new(
             crate::task::next_id(),
@@ -276,9 +280,7 @@ mod tests {
         assert!(matches!(lanes.take_back(&outer.header, outer_fork), TakeBack::Popped));
         assert_eq!(outer.take_value() + inner.take_value(), 14);
         // The task below stays queued.
-        let left = lanes.deques[Weight::Medium.index()]
-            .pop()
-            .expect("the task below the jobs");
+        let left = pop_medium(&lanes).expect("the task below the jobs");
         drop(left);
         assert!(token.is_finished());
     }
@@ -292,9 +294,9 @@ mod tests {
         let (above, token) = task();
         lanes.push_to(MEDIUM, above);
         assert!(matches!(lanes.take_back(&job.header, fork), TakeBack::Unsure(_)));
-        drop(lanes.deques[Weight::Medium.index()].pop().expect("the task above"));
+        drop(pop_medium(&lanes).expect("the task above"));
         assert!(token.is_finished());
-        lanes.deques[Weight::Medium.index()].pop().expect("the job").forget();
+        pop_medium(&lanes).expect("the job").forget();
         assert_eq!(job.take_value(), 7);
     }
 
@@ -306,7 +308,7 @@ mod tests {
         let (fork, _) = lanes.push_fork(MEDIUM, unsafe { job.task_ref() });
         let _ = lanes.fill(Weight::Medium);
         assert!(matches!(lanes.take_back(&job.header, fork), TakeBack::Unsure(_)));
-        lanes.deques[Weight::Medium.index()].pop().expect("the job").forget();
+        pop_medium(&lanes).expect("the job").forget();
         assert_eq!(job.take_value(), 7);
     }
 
