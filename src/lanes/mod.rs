@@ -301,6 +301,7 @@ impl SharedLanes {
 
     /// Searches for work for worker `me`, in the documented order. Heavy work from a
     /// stealable lane is only taken through `heavy` (the reservation).
+    #[inline]
     pub(crate) fn find_work(&self, me: usize, local: &LocalLanes, tick: u32, heavy: &HeavyAccess<'_>) -> Option<Found> {
         if tick % INJECTOR_EVERY == 0 {
             if let Some(found) = self.take_injected(local, heavy) {
