@@ -16,7 +16,7 @@ pub const MIN_STACK_SIZE: usize = 64 * 1024;
 pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
 
 /// What a worker blocked in [`Token::wait`](crate::Token::wait) (or in a
-/// [`join`](crate::join) whose second half was stolen) may run meanwhile. Set with
+/// [`join`](fn@crate::join) whose second half was stolen) may run meanwhile. Set with
 /// [`Builder::help_policy`].
 ///
 /// Running other work while waiting is what lets a task wait on its own children

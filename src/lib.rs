@@ -64,7 +64,7 @@
 //! 4. **Stealing** from other workers:
 //!    - `Heavy` first, **one task at a time, from the victim with the most queued
 //!      heavy work**. Heavy tasks are worth the cost of migrating.
-//!    - `Medium` in small batches (up to 8) from the busiest victim; a [`join`]'s
+//!    - `Medium` in small batches (up to 8) from the busiest victim; a [`join`](fn@join)'s
 //!      forked half is taken alone, the oldest first, as in rayon.
 //!    - `Light` **only in batches** (`steal_batch_and_pop`: half the victim's queue,
 //!      up to 32). One light task is not worth a migration.
@@ -79,7 +79,7 @@
 //!
 //! - `wait()` on a worker thread runs other queued work until the token resolves,
 //!   so a task may wait on its own children even with one worker.
-//! - [`join`]`(a, b)` is fork-join inside a task, as `rayon::join`: `b` waits in the
+//! - [`join`](fn@join)`(a, b)` is fork-join inside a task, as `rayon::join`: `b` waits in the
 //!   worker's own lane as a *stack job* (no allocation, no token) while the caller
 //!   runs `a`, and the caller runs `b` itself unless another worker took it. The
 //!   closures may borrow from the caller's stack. A pinned caller keeps `b` on its
@@ -130,7 +130,7 @@
 //! - Storage threads start on demand (never more than the sum of the limits), park
 //!   when idle and exit after a keep-alive ([`Builder::storage_keep_alive`]).
 //! - Inside a storage task, [`spawn`] goes to the pool that owns the storage thread,
-//!   as a spawn from outside would, and [`join`] runs both halves inline on the
+//!   as a spawn from outside would, and [`join`](fn@join) runs both halves inline on the
 //!   storage thread. [`Handle::current`] is `None` there.
 //! - Tokens behave as always. `shutdown()` also runs the queued storage work, and a
 //!   drop resolves it `Shutdown` (running storage tasks finish; every storage thread

@@ -59,7 +59,7 @@
 //!
 //! # What is a task
 //!
-//! Spawned tokens are. A [`join`](crate::join)'s stack job is not: it has no token, no
+//! Spawned tokens are. A [`join`](fn@crate::join)'s stack job is not: it has no token, no
 //! op ([`OpId::NONE`]) and usually never leaves its joiner. A stack job that another
 //! worker takes and runs is counted only as that worker's `stack_jobs`; it is not in
 //! `executed` and not in any op. Time spent in it is inside the joining task's

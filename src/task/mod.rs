@@ -64,7 +64,7 @@
 //! bounded pool counts exactly the tasks still `QUEUED`. The winner records how the
 //! task ended in `Meta::outcome` before `DONE`, for `Token::status`.
 //!
-//! **Stack jobs.** [`join`](crate::join) queues the second closure as a *stack job*
+//! **Stack jobs.** [`join`](fn@crate::join) queues the second closure as a *stack job*
 //! (`fork.rs`): a `Header` in the joiner's own frame, with a vtable marked `on_stack`,
 //! two references (the queue's and the joiner's) and the same stages. A thief claims
 //! and runs it as above, but its completion (`complete_on_stack`) differs: the
@@ -128,7 +128,7 @@ pub(crate) struct VTable {
     pub(crate) read: unsafe fn(NonNull<Header>, *mut ()),
     /// Frees the allocation. Caller must have dropped the last reference.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
-    /// The task is a stack job of [`join`](crate::join) (`fork.rs`): it lives in its
+    /// The task is a stack job of [`join`](fn@crate::join) (`fork.rs`): it lives in its
     /// joiner's stack frame, which may be gone the moment `DONE` is published, so
     /// completion publishes `DONE` as its very last access (`complete_on_stack`).
     pub(crate) on_stack: bool,
