@@ -52,18 +52,25 @@ pub(crate) struct Locality {
     domains_released: AtomicU64,
 }
 
-/// Where a task must run and what to release when it finishes.
+/// Where a task must run and what to release when it finishes. 16 bytes: the
+/// anchor's slot and worker are `u16`s, which the enum's tag leaves room for beside
+/// the pointer (a task header spans two cache lines only while it is small,
+/// `task/mod.rs`).
 pub(crate) enum Placement {
     Free,
     Anchor {
         locality: Arc<Locality>,
-        slot: usize,
-        worker: usize,
+        slot: u16,
+        worker: u16,
     },
     Domain {
         domain: Arc<Domain>,
     },
 }
+
+// An anchor's slot and worker fit its `u16`s.
+const _: () = assert!(crate::coordinator::MAX_WORKERS <= 1 << 16);
+const _: () = assert!(TUNING.anchor_slots <= 1 << 16);
 
 /// One lead's domain. See the module docs.
 pub(crate) struct Domain {
@@ -163,8 +170,9 @@ impl Locality {
                 (
                     Placement::Anchor {
                         locality: Arc::clone(this),
-                        slot,
-                        worker,
+                        // Both fit (the assertions at `Placement`).
+                        slot: slot as u16,
+                        worker: worker as u16,
                     },
                     Some(worker),
                 )
@@ -234,9 +242,9 @@ impl Placement {
         match self {
             Placement::Free => {}
             Placement::Anchor { locality, slot, worker } => {
-                locality.pinned[*worker].fetch_sub(1, Ordering::Relaxed);
+                locality.pinned[usize::from(*worker)].fetch_sub(1, Ordering::Relaxed);
                 // ORDERING: AcqRel, the other half of `pin`'s CAS on the same slot.
-                locality.slots[*slot].fetch_sub(1, Ordering::AcqRel);
+                locality.slots[usize::from(*slot)].fetch_sub(1, Ordering::AcqRel);
             }
             Placement::Domain { domain } => {
                 domain.locality.pinned[domain.worker].fetch_sub(1, Ordering::Relaxed);

@@ -77,23 +77,24 @@ impl Outcome {
 /// but loom 0.7 lets a thread's load after its own store read an older concurrent
 /// CAS's value, the coherence bug noted in loom-tests/README.md.) Unlike the
 /// counters, they go through the `sync` shim, so loom explores them (model 12).
+/// One byte each, so the task header stays small (`task/mod.rs`).
 pub(crate) struct OutcomeCell {
-    announced: crate::sync::AtomicUsize,
-    resolved: crate::sync::AtomicUsize,
+    announced: crate::sync::AtomicU8,
+    resolved: crate::sync::AtomicU8,
 }
 
 impl OutcomeCell {
     pub(crate) fn new() -> Self {
         OutcomeCell {
-            announced: crate::sync::AtomicUsize::new(0),
-            resolved: crate::sync::AtomicUsize::new(0),
+            announced: crate::sync::AtomicU8::new(0),
+            resolved: crate::sync::AtomicU8::new(0),
         }
     }
 
     /// A token-side resolver announces `err`'s outcome before claiming. False if
     /// somebody announced first: the caller must not claim.
     pub(crate) fn announce(&self, err: &TaskError) -> bool {
-        let code = usize::from(Outcome::of_error(err).code());
+        let code = Outcome::of_error(err).code();
         // Relaxed: the claim CAS that follows publishes it (see `Header::claim`).
         self.announced
             .compare_exchange(0, code, SyncOrdering::Relaxed, SyncOrdering::Relaxed)
@@ -104,19 +105,19 @@ impl OutcomeCell {
     #[inline]
     pub(crate) fn set_ran(&self, ok: bool) {
         let outcome = if ok { Outcome::Completed } else { Outcome::Panicked };
-        self.resolved.store(usize::from(outcome.code()), SyncOrdering::Relaxed);
+        self.resolved.store(outcome.code(), SyncOrdering::Relaxed);
     }
 
     /// The claim's winner resolved the task with `err`.
     pub(crate) fn set_error(&self, err: &TaskError) {
         self.resolved
-            .store(usize::from(Outcome::of_error(err).code()), SyncOrdering::Relaxed);
+            .store(Outcome::of_error(err).code(), SyncOrdering::Relaxed);
     }
 
     /// What releasing a queue reference sees: its own resolution if it won the claim
     /// (`resolved_here`), else the winner's announcement.
     pub(crate) fn get(&self, resolved_here: bool) -> Option<Outcome> {
         let cell = if resolved_here { &self.resolved } else { &self.announced };
-        Outcome::from_code(cell.load(SyncOrdering::Relaxed) as u8)
+        Outcome::from_code(cell.load(SyncOrdering::Relaxed))
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 pub(crate) use super::loom_deque::{Injector, Steal, Stealer, Worker};
 pub(crate) use loom::cell::UnsafeCell;
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 pub(crate) use loom::sync::Arc;
 pub(crate) use loom::thread::{current, park, yield_now, Builder, JoinHandle, Thread};
 pub(crate) use loom::thread_local;

@@ -4,7 +4,7 @@ use std::task::Waker;
 
 pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 pub(crate) use crossbeam_utils::CachePadded;
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 pub(crate) use std::sync::Arc;
 pub(crate) use std::thread::{current, park, park_timeout, yield_now, Builder, JoinHandle, Thread};
 pub(crate) use std::thread_local;
@@ -31,6 +31,10 @@ pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(value: T) -> Self {
         Self(std::cell::UnsafeCell::new(value))
+    }
+
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
     }
 
     pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {

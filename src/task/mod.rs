@@ -45,6 +45,15 @@
 //! `QUEUED → RUNNING → DONE` with plain loads and stores ([`TaskRef::run_by_waiter`])
 //! and skips the claim CAS, the completion CAS and the wake.
 //!
+//! **The waker slot** is a box allocated by the first registration, not a field of
+//! the header. Only the waiting side (the token's owner, or a stack job's joiner)
+//! sets `AWAITER`, from one thread at a time, so it allocates the slot when its own
+//! load shows the bit clear, and publishes it with the bit's Release RMW; anyone
+//! else touches the slot only after seeing the bit with Acquire. A task nobody
+//! blocks on never allocates one, and its header stays at 104 bytes, so a cell
+//! with a small closure and result spans two cache lines instead of three: a
+//! 200 000-task burst writes and moves a third fewer lines.
+//!
 //! **The last reference.** A holder that loads a reference count of one holds the
 //! only reference. A reference is only ever added by a holder of another one (a
 //! token making an [`AbortHandle`](crate::AbortHandle), a handle being cloned), so
@@ -109,8 +118,9 @@ pub(crate) use queue_ref::TaskRef;
 /// The untyped start of every task allocation.
 pub(crate) struct Header {
     state: AtomicUsize,
-    /// Woken once, after `DONE` is published, if `AWAITER` is set.
-    waker: AtomicWaker,
+    /// The waker slot, woken once, after `DONE` is published, if `AWAITER` is set
+    /// (module docs, "The waker slot"). Allocated by the first registration.
+    waker: UnsafeCell<Option<Box<AtomicWaker>>>,
     vtable: &'static VTable,
     pub(crate) meta: Meta,
 }
@@ -250,7 +260,7 @@ where
         block.as_ptr().write(Cell {
             header: Header {
                 state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
-                waker: AtomicWaker::new(),
+                waker: UnsafeCell::new(None),
                 vtable: &Cell::<F, T>::VTABLE,
                 meta,
             },
@@ -270,7 +280,7 @@ impl Header {
     pub(crate) fn on_stack(vtable: &'static VTable, weight: Weight) -> Header {
         Header {
             state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
-            waker: AtomicWaker::new(),
+            waker: UnsafeCell::new(None),
             vtable,
             meta: Meta::new(0, Placement::Free, weight, OpId::NONE, Times::queued_at(0)),
         }
@@ -340,7 +350,7 @@ impl Header {
         };
         if prev & AWAITER != 0 {
             // A waker supplied by an async runtime must not be able to kill a worker.
-            crate::error::quietly(|| header.waker.wake());
+            crate::error::quietly(|| header.waker_slot().wake());
         }
         if !consume {
             return;
@@ -374,7 +384,7 @@ impl Header {
                 crate::fatal("completed a stack job that was not running");
             }
             if s & AWAITER != 0 && waker.is_none() {
-                waker = self.waker.take();
+                waker = self.waker_slot().take();
             }
             // ORDERING: AcqRel: Release publishes the result to the joiner's Acquire of
             // `DONE`; Acquire (and on failure) for the reason given at the load above.
@@ -403,10 +413,30 @@ impl Header {
     /// Registers `waker` for the completion and announces it with `AWAITER`.
     /// Returns true if the task is already done (the caller must not wait).
     pub(crate) fn register(&self, waker: &std::task::Waker) -> bool {
-        self.waker.register(waker);
-        // ORDERING: AcqRel. Release makes the registration visible to a completer
-        // that reads `AWAITER`; Acquire lets us read the result if `DONE` is set.
+        // Only the waiting side sets `AWAITER`, from one thread at a time (a token is
+        // `!Sync`; a stack job's joiner is one thread), so a clear bit in its own
+        // load means no slot yet, and nobody else reads the slot until the RMW below.
+        if self.state.load(Ordering::Relaxed) & AWAITER == 0 {
+            // SAFETY: as just said, no other access to the slot can happen now.
+            self.waker
+                .with_mut(|slot| unsafe { *slot = Some(Box::new(AtomicWaker::new())) });
+        }
+        self.waker_slot().register(waker);
+        // ORDERING: AcqRel. Release makes the slot and the registration visible to a
+        // completer that reads `AWAITER`; Acquire lets us read the result if `DONE` is
+        // set.
         self.state.fetch_or(AWAITER, Ordering::AcqRel) & STAGE == DONE
+    }
+
+    /// The waker slot. Only called once `AWAITER` is set, by the waiting side or by
+    /// a completer that saw the bit through an Acquire RMW or load: the slot was
+    /// written before the bit's Release RMW, and is never written again.
+    fn waker_slot(&self) -> &AtomicWaker {
+        // SAFETY: only read here, and the slot's one write happened-before (above).
+        match self.waker.with(|slot| unsafe { (*slot).as_deref() }) {
+            Some(waker) => waker,
+            None => crate::fatal("AWAITER is set but the task has no waker slot"),
+        }
     }
 
     /// True once the result is available. Acquire, so a `true` lets the caller read it.
@@ -519,4 +549,57 @@ pub(crate) fn next_id() -> u64 {
         ids.set((next + 1, end));
         next
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cell of a task like a burst's (a closure holding a `u64`, a `u64` result)
+    /// spans two cache lines: what keeps the header at 104 bytes (the waker slot is
+    /// boxed, the outcome cell is two bytes, the placement sixteen).
+    #[test]
+    fn a_small_task_fits_two_cache_lines() {
+        fn cell_size<F: FnOnce() -> T + Send + 'static, T: Send + 'static>(_: &F) -> usize {
+            std::mem::size_of::<Cell<F, T>>()
+        }
+        let i = 7u64;
+        let f = move || i.wrapping_mul(3);
+        assert_eq!(std::mem::size_of::<Header>(), 104);
+        assert!(cell_size(&f) <= 128, "cell of {} bytes", cell_size(&f));
+    }
+
+    /// A token that blocks registers a waker: the slot is allocated then, and the
+    /// completion wakes it (a task nobody blocks on has none).
+    #[test]
+    fn the_waker_slot_exists_only_once_registered() {
+        let (task, ptr) = new(
+            || 5u32,
+            Meta::new(1, Placement::Free, Weight::Light, OpId::NONE, Times::queued_at(0)),
+        );
+        // SAFETY: `ptr` is the token's reference, alive until dropped below.
+        let header = unsafe { ptr.as_ref() };
+        // SAFETY (both looks at the slot): this thread is the only one using the task.
+        let has_slot = || header.waker.with(|slot| unsafe { (*slot).is_some() });
+        assert!(!has_slot());
+        let woken = std::sync::Arc::new(Flag::default());
+        assert!(!header.register(&std::task::Waker::from(woken.clone())));
+        assert!(has_slot());
+        assert!(task.run_then(|_, _| {}));
+        assert!(woken.0.load(StdOrdering::SeqCst), "the registered waker was not woken");
+        assert!(header.is_done());
+        // SAFETY: done, and read once.
+        assert_eq!(unsafe { Header::read::<u32>(ptr) }, Ok(5));
+        // SAFETY: the token's reference, not used again.
+        unsafe { Header::drop_ref(ptr) };
+    }
+
+    #[derive(Default)]
+    struct Flag(std::sync::atomic::AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, StdOrdering::SeqCst);
+        }
+    }
 }
