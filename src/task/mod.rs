@@ -46,11 +46,9 @@
 //! and skips the claim CAS, the completion CAS and the wake.
 //!
 //! **The waker slot** is a box allocated by the first registration, not a field of
-//! the header. Only the waiting side (the token's owner, or a stack job's joiner)
-//! sets `AWAITER`, from one thread at a time, so it allocates the slot when its own
-//! load shows the bit clear (a slot left by a registration that panicked, in a
-//! user waker's `clone`, is replaced then), and publishes it with the bit's Release
-//! RMW; anyone else touches the slot only after seeing the bit with Acquire. A task nobody
+//! the header: the waiting side allocates it before its RMW sets `AWAITER`, and
+//! anyone else touches it only after seeing the bit with Acquire (the rules are in
+//! `waker_slot.rs`, beside the cell). A task nobody
 //! blocks on never allocates one, and its header stays at 104 bytes, so a cell
 //! with a small closure and result spans two cache lines instead of three: a
 //! 200 000-task burst writes and moves a third fewer lines.
@@ -100,7 +98,7 @@ use crate::error::TaskError;
 use crate::locality::Placement;
 use crate::op::Weight;
 use crate::registry::OpId;
-use crate::sync::{AtomicUsize, AtomicWaker, Ordering, UnsafeCell};
+use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 
 const STAGE: usize = 0b11;
 const QUEUED: usize = 0b00;
@@ -112,16 +110,18 @@ const REF_ONE: usize = 0b1_0000;
 
 mod meta;
 mod queue_ref;
+mod waker_slot;
 
 pub(crate) use meta::{Meta, Times};
 pub(crate) use queue_ref::TaskRef;
+use waker_slot::WakerSlot;
 
 /// The untyped start of every task allocation.
 pub(crate) struct Header {
     state: AtomicUsize,
     /// The waker slot, woken once, after `DONE` is published, if `AWAITER` is set
     /// (module docs, "The waker slot"). Allocated by the first registration.
-    waker: UnsafeCell<Option<Box<AtomicWaker>>>,
+    waker: WakerSlot,
     vtable: &'static VTable,
     pub(crate) meta: Meta,
 }
@@ -261,7 +261,7 @@ where
         block.as_ptr().write(Cell {
             header: Header {
                 state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
-                waker: UnsafeCell::new(None),
+                waker: WakerSlot::empty(),
                 vtable: &Cell::<F, T>::VTABLE,
                 meta,
             },
@@ -281,7 +281,7 @@ impl Header {
     pub(crate) fn on_stack(vtable: &'static VTable, weight: Weight) -> Header {
         Header {
             state: AtomicUsize::new(QUEUED | (2 * REF_ONE)),
-            waker: UnsafeCell::new(None),
+            waker: WakerSlot::empty(),
             vtable,
             meta: Meta::new(0, Placement::Free, weight, OpId::NONE, Times::queued_at(0)),
         }
@@ -350,8 +350,11 @@ impl Header {
             }
         };
         if prev & AWAITER != 0 {
+            // SAFETY: the CAS (Acquire) saw `AWAITER`, so the slot's write
+            // happened-before (`waker_slot.rs`).
+            let slot = unsafe { header.waker.get() };
             // A waker supplied by an async runtime must not be able to kill a worker.
-            crate::error::quietly(|| header.waker_slot().wake());
+            crate::error::quietly(|| slot.wake());
         }
         if !consume {
             return;
@@ -385,7 +388,9 @@ impl Header {
                 crate::fatal("completed a stack job that was not running");
             }
             if s & AWAITER != 0 && waker.is_none() {
-                waker = self.waker_slot().take();
+                // SAFETY: `s` came from an Acquire load or a failed CAS with Acquire,
+                // and shows `AWAITER` (`waker_slot.rs`).
+                waker = unsafe { self.waker.get() }.take();
             }
             // ORDERING: AcqRel: Release publishes the result to the joiner's Acquire of
             // `DONE`; Acquire (and on failure) for the reason given at the load above.
@@ -418,11 +423,12 @@ impl Header {
         // `!Sync`; a stack job's joiner is one thread), so a clear bit in its own
         // load means no slot yet, and nobody else reads the slot until the RMW below.
         if self.state.load(Ordering::Relaxed) & AWAITER == 0 {
-            // SAFETY: as just said, no other access to the slot can happen now.
-            self.waker
-                .with_mut(|slot| unsafe { *slot = Some(Box::new(AtomicWaker::new())) });
+            // SAFETY: we are the waiting side and saw `AWAITER` clear, as just said.
+            unsafe { self.waker.allocate() };
         }
-        self.waker_slot().register(waker);
+        // SAFETY: we are the waiting side, and the slot was allocated above or
+        // before the earlier registration that set `AWAITER`.
+        unsafe { self.waker.get() }.register(waker);
         // ORDERING: AcqRel. Release makes the slot and the registration visible to a
         // completer that reads `AWAITER`; Acquire lets us read the result if `DONE` is
         // set.
@@ -430,21 +436,11 @@ impl Header {
     }
 
     /// True if a registration allocated the waker slot (`fork.rs` checks that a
-    /// popped-back stack job, which is never dropped, has none).
+    /// popped-back stack job, which is never dropped, has none). Only for the
+    /// waiting side: the token's owner, or the stack job's joiner.
     pub(crate) fn has_waker_slot(&self) -> bool {
-        // SAFETY: a read of the pointer by the waiting side, the slot's only writer.
-        self.waker.with(|slot| unsafe { (*slot).is_some() })
-    }
-
-    /// The waker slot. Only called once `AWAITER` is set, by the waiting side or by
-    /// a completer that saw the bit through an Acquire RMW or load: the slot was
-    /// written before the bit's Release RMW, and is never written again.
-    fn waker_slot(&self) -> &AtomicWaker {
-        // SAFETY: only read here, and the slot's one write happened-before (above).
-        match self.waker.with(|slot| unsafe { (*slot).as_deref() }) {
-            Some(waker) => waker,
-            None => crate::fatal("AWAITER is set but the task has no waker slot"),
-        }
+        // SAFETY: callers are the waiting side, the slot's only writer.
+        unsafe { self.waker.is_allocated() }
     }
 
     /// True once the result is available. Acquire, so a `true` lets the caller read it.
