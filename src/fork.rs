@@ -168,7 +168,8 @@ where
     let rb = job.take_result();
     // A popped-back job is never dropped: its joiner never waited on it, so no
     // registration allocated a waker slot that would leak (`task/mod.rs`).
-    debug_assert!(!popped_back || !job.header.has_waker_slot());
+    // SAFETY: we are the job's joiner, the waiting side.
+    debug_assert!(!popped_back || !unsafe { job.header.has_waker_slot() });
     if !popped_back {
         // SAFETY: no queue or thief can reach the job any more (`reclaim` returned),
         // and it is not used again. A popped-back job needs no drop: it was never

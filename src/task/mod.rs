@@ -436,10 +436,13 @@ impl Header {
     }
 
     /// True if a registration allocated the waker slot (`fork.rs` checks that a
-    /// popped-back stack job, which is never dropped, has none). Only for the
-    /// waiting side: the token's owner, or the stack job's joiner.
-    pub(crate) fn has_waker_slot(&self) -> bool {
-        // SAFETY: callers are the waiting side, the slot's only writer.
+    /// popped-back stack job, which is never dropped, has none).
+    ///
+    /// # Safety
+    /// The caller is the waiting side (the token's owner, or the stack job's
+    /// joiner), the slot's only writer, so no write can race with the read.
+    pub(crate) unsafe fn has_waker_slot(&self) -> bool {
+        // SAFETY: the caller's contract is the slot's own (`waker_slot.rs`).
         unsafe { self.waker.is_allocated() }
     }
 

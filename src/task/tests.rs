@@ -27,7 +27,8 @@ fn the_waker_slot_exists_only_once_registered() {
     );
     // SAFETY: `ptr` is the token's reference, alive until dropped below.
     let header = unsafe { ptr.as_ref() };
-    let has_slot = || header.has_waker_slot();
+    // SAFETY: this thread holds the token: it is the waiting side.
+    let has_slot = || unsafe { header.has_waker_slot() };
     assert!(!has_slot());
     let woken = std::sync::Arc::new(Flag::default());
     assert!(!header.register(&std::task::Waker::from(woken.clone())));
