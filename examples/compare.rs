@@ -622,6 +622,10 @@ fn main() {
                     Box::new(|| ms(timed(|| fib_tokengate_free(&gate, FIB_N), e, "fib tg free fn"))),
                 ),
                 (
+                    "tokengate::spawn metrics(false)",
+                    Box::new(|| ms(timed(|| fib_tokengate_free(&quiet, FIB_N), e, "fib tg free fn quiet"))),
+                ),
+                (
                     "#[tokengate::guard]",
                     Box::new(|| ms(timed(|| fib_tokengate_guard(&gate, FIB_N), e, "fib tg guard"))),
                 ),

@@ -17,8 +17,10 @@
 //! before any pool exists; it orders nothing (a stale `false` only takes the slow,
 //! equally valid path).
 //!
-//! A raw reading of 0 means "not recorded": readings taken after the clock's start
-//! are never 0, because [`now`] adds one tick.
+//! A raw reading of 0 means "not yet": readings are never 0, because [`now`] sets
+//! the lowest bit. [`UNTIMED`] (2, even, so never a reading either) means "it
+//! happened, but nobody timed it": the stamp of a task in a pool built with
+//! `metrics(false)` (`task::Times`). Both convert to no `Instant` and no duration.
 
 // Read by the control plane and metrics, which land next.
 #![allow(dead_code)]
@@ -84,7 +86,11 @@ fn rdtsc() -> u64 {
     unsafe { std::arch::x86_64::_rdtsc() }
 }
 
-/// A raw timestamp, never 0.
+/// The stamp of an event that happened untimed (module docs): even, so no reading
+/// of [`now`] (always odd) is ever equal to it.
+pub(crate) const UNTIMED: u64 = 2;
+
+/// A raw timestamp: odd, so never 0 or [`UNTIMED`].
 #[inline]
 pub(crate) fn now() -> u64 {
     #[cfg(target_arch = "x86_64")]
@@ -95,17 +101,25 @@ pub(crate) fn now() -> u64 {
 }
 
 /// The time from raw reading `from` to raw reading `to` (zero if either is missing or
-/// they are out of order).
+/// untimed, or they are out of order).
 pub(crate) fn between(from: u64, to: u64) -> Duration {
-    if from == 0 || to == 0 || to <= from {
+    if from <= UNTIMED || to <= UNTIMED || to <= from {
         return Duration::ZERO;
     }
     clock().clock.delta(from, to)
 }
 
-/// The `Instant` of a raw reading, or `None` for "not recorded".
+/// The length of `t` clock ticks (a difference of two readings).
+pub(crate) fn ticks(t: u64) -> Duration {
+    if t == 0 {
+        return Duration::ZERO;
+    }
+    clock().clock.delta(1, 1 + t)
+}
+
+/// The `Instant` of a raw reading, or `None` for "not yet" and "untimed".
 pub(crate) fn instant(raw: u64) -> Option<Instant> {
-    if raw == 0 {
+    if raw <= UNTIMED {
         return None;
     }
     let c = clock();
@@ -132,5 +146,12 @@ mod tests {
         assert!(ib > before, "converted instant lies before a real earlier one");
         assert_eq!(instant(0), None);
         assert_eq!(between(b, a), Duration::ZERO);
+        assert_eq!(
+            (instant(UNTIMED), between(UNTIMED, b), between(a, UNTIMED)),
+            (None, Duration::ZERO, Duration::ZERO)
+        );
+        assert!(a % 2 == 1 && b % 2 == 1, "a reading could equal UNTIMED");
+        assert_eq!(ticks(b - a), d);
+        assert_eq!(ticks(0), Duration::ZERO);
     }
 }

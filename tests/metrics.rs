@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{get, spin_until, Latch, LIMIT};
-use tokengate::{Coordinator, Health, MetricsSnapshot, Op, OpMetrics, Outcome, TaskError, Weight};
+use tokengate::{Coordinator, Health, MetricsSnapshot, Op, OpMetrics, Outcome, TaskError, TaskState, Weight};
 
 fn op_of(m: &MetricsSnapshot, name: &str) -> OpMetrics {
     m.op(name)
@@ -394,4 +394,45 @@ fn metrics_off_records_nothing() {
     // The worker counters behind `WorkerStats` still count.
     let executed: u64 = m.workers().iter().map(|w| w.executed).sum();
     assert_eq!(executed, ran.load(SeqCst));
+}
+
+/// With `metrics(false)` tasks are not timed, but a status still follows its
+/// states; an op with a deadline is still timed, and its deadline still expires.
+#[test]
+fn metrics_off_status_has_states_but_no_times_and_deadlines_still_expire() {
+    let gate = Coordinator::builder().workers(1).metrics(false).build().unwrap();
+    let (inside, go) = (Latch::new(), Latch::new());
+    let (i, g) = (Arc::clone(&inside), Arc::clone(&go));
+    let busy = gate.spawn(&Op::new("untimed"), move || {
+        i.open();
+        g.wait();
+        4
+    });
+    inside.wait();
+    let s = busy.status();
+    assert_eq!((s.state, s.worker), (TaskState::Running, Some(0)));
+    assert_eq!((s.queued, s.started, s.finished), (None, None, None));
+    // Queued behind it: one untimed task, one with a deadline that passes.
+    let queued = gate.spawn(&Op::new("untimed"), || 5);
+    let late = gate.spawn(&Op::new("late-untimed").deadline(Duration::from_millis(1)), || 6);
+    let s = queued.status();
+    assert_eq!((s.state, s.queued), (TaskState::Queued, None));
+    assert!(
+        late.status().queued.is_some(),
+        "a deadline's task must keep its queue time"
+    );
+    let spawned = Instant::now();
+    while spawned.elapsed() < Duration::from_millis(5) {
+        std::thread::yield_now();
+    }
+    go.open();
+    assert_eq!(get(busy), Ok(4));
+    spin_until("both resolved", || queued.is_finished() && late.is_finished());
+    let s = queued.status();
+    assert_eq!((s.state, s.started, s.finished), (TaskState::Finished, None, None));
+    let s = late.status();
+    assert_eq!(s.state, TaskState::Expired);
+    assert!(s.queued.unwrap() <= s.finished.unwrap());
+    assert_eq!(get(queued), Ok(5));
+    assert_eq!(get(late), Err(TaskError::Expired));
 }

@@ -65,7 +65,9 @@ pub struct TaskStatus {
     pub state: TaskState,
     /// The worker that started it, once started.
     pub worker: Option<usize>,
-    /// When it was spawned.
+    /// When it was spawned. The three instants are `None` in a pool built with
+    /// [`metrics(false)`](crate::Builder::metrics), which does not time tasks
+    /// (unless their op has a deadline).
     pub queued: Option<Instant>,
     /// When its closure started, if it did.
     pub started: Option<Instant>,

@@ -256,8 +256,9 @@ impl Shared {
             if deadline_ns != 0 {
                 self.control.note_deadline();
             }
-            let meta = |placement| {
-                let mut meta = Meta::new(id, placement, weight, op, Times::queued_now());
+            let times = Times::queued_now_if(self.metrics.times_task(deadline_ns));
+            let meta = move |placement| {
+                let mut meta = Meta::new(id, placement, weight, op, times);
                 meta.deadline_ns = deadline_ns;
                 meta.admission = admission;
                 meta

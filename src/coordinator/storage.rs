@@ -21,15 +21,16 @@ impl Shared {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let deadline_ns = op.deadline_ns();
         let mut meta = Meta::new(
             task::next_id(),
             Placement::Free,
             op.weight_of(),
             op.id(),
-            Times::queued_now(),
+            Times::queued_now_if(self.metrics.times_task(deadline_ns)),
         );
         meta.tier = speed.tier();
-        meta.deadline_ns = op.deadline_ns();
+        meta.deadline_ns = deadline_ns;
         if meta.deadline_ns != 0 {
             self.control.note_deadline();
         }

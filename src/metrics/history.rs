@@ -14,7 +14,6 @@
 //! never a synchronisation loom needs to see.
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
-use std::time::Duration;
 
 use super::{Execution, Outcome};
 use crate::registry::OpId;
@@ -209,18 +208,10 @@ impl Fields {
             op: op.name().to_string(),
             worker: worker.checked_sub(1),
             outcome,
-            queued_for: ticks(self.wait),
-            ran_for: ticks(self.run),
+            queued_for: crate::clock::ticks(self.wait),
+            ran_for: crate::clock::ticks(self.run),
             finished_raw: self.finished,
         })
-    }
-}
-
-fn ticks(t: u64) -> Duration {
-    if t == 0 {
-        Duration::ZERO
-    } else {
-        crate::clock::between(1, 1 + t)
     }
 }
 

@@ -281,6 +281,13 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
+    /// Whether a new task with a deadline of `deadline_ns` (0: none) is timed
+    /// (`task::Times`): if metrics record, or its deadline needs its queue time.
+    #[inline]
+    pub(crate) fn times_task(&self, deadline_ns: u64) -> bool {
+        self.enabled || deadline_ns != 0
+    }
+
     /// Metrics for `workers` workers, recording if `enabled`, keeping up to `history`
     /// recent executions.
     pub(crate) fn new(workers: usize, enabled: bool, history: usize) -> Metrics {

@@ -341,7 +341,7 @@ pub struct Execution {
 /// Nanoseconds per raw clock tick.
 pub(crate) fn ns_per_tick() -> f64 {
     const SPAN: u64 = 1 << 32;
-    crate::clock::between(1, 1 + SPAN).as_nanos() as f64 / SPAN as f64
+    crate::clock::ticks(SPAN).as_nanos() as f64 / SPAN as f64
 }
 
 impl Metrics {

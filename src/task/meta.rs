@@ -4,6 +4,7 @@
 
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 
+use crate::clock::UNTIMED;
 use crate::locality::Placement;
 use crate::op::Weight;
 use crate::registry::OpId;
@@ -72,6 +73,12 @@ impl Meta {
 /// (a reader that sees `DONE` with Acquire also sees both, through that edge).
 /// They are plain `std` atomics in both back-ends: timestamps order nothing, so loom
 /// need not explore them (as with the id blocks in `sync`).
+///
+/// A task nobody times (a pool built with `metrics(false)`, and its op has no
+/// deadline, which needs `queued`) is spawned with `queued` = [`UNTIMED`], and then
+/// `started` and `finished` are set to [`UNTIMED`] too, without reading the clock:
+/// the three readings are most of a small token's cost past its instructions
+/// (issue 15). `started != 0` still tells a status that the closure runs.
 #[allow(dead_code)] // read by the control plane and metrics, next.
 pub(crate) struct Times {
     pub queued: u64,
@@ -80,10 +87,20 @@ pub(crate) struct Times {
 }
 
 impl Times {
-    /// The times of a task queued now.
+    /// The times of a task queued now, timed if `timed` (type docs).
     #[inline]
-    pub(crate) fn queued_now() -> Times {
-        Times::queued_at(crate::clock::now())
+    pub(crate) fn queued_now_if(timed: bool) -> Times {
+        Times::queued_at(if timed { crate::clock::now() } else { UNTIMED })
+    }
+
+    /// A stamp for `started` or `finished`: a reading if the task is timed.
+    #[inline]
+    pub(crate) fn stamp(&self) -> u64 {
+        if self.queued == UNTIMED {
+            UNTIMED
+        } else {
+            crate::clock::now()
+        }
     }
 
     /// The times of a task queued at raw reading `queued` (0: not recorded).

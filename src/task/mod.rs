@@ -182,10 +182,10 @@ where
             crate::fatal("claimed task had no closure")
         };
         let times = &cell.header.meta.times;
-        times.started.store(crate::clock::now(), StdOrdering::Relaxed);
+        times.started.store(times.stamp(), StdOrdering::Relaxed);
         let result =
             crate::worker::as_current(ptr, || catch_unwind(AssertUnwindSafe(f))).map_err(TaskError::from_panic);
-        times.finished.store(crate::clock::now(), StdOrdering::Relaxed);
+        times.finished.store(times.stamp(), StdOrdering::Relaxed);
         // Metrics and `Token::status`: how it ended.
         cell.header.meta.outcome.set_ran(result.is_ok());
         // SAFETY: still the exclusive owner of the slot until `DONE` is published.
@@ -196,11 +196,8 @@ where
         // SAFETY: as in `run`: a live `Cell<F, T>`, and the caller won the claim.
         let cell = unsafe { ptr.cast::<Cell<F, T>>().as_ref() };
         cell.header.meta.outcome.set_error(&err);
-        cell.header
-            .meta
-            .times
-            .finished
-            .store(crate::clock::now(), StdOrdering::Relaxed);
+        let times = &cell.header.meta.times;
+        times.finished.store(times.stamp(), StdOrdering::Relaxed);
         // SAFETY: exclusive access to the slot, as above.
         let stage = cell
             .stage
