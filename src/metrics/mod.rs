@@ -79,7 +79,9 @@
 //! [`Builder::metrics(false)`](crate::Builder::metrics) records no op counter, no
 //! histogram, no history and no busy time; the snapshot's ops and the history are
 //! empty. The per-worker `executed`, `stolen` and `parks` counters are kept either
-//! way: [`WorkerStats`](crate::WorkerStats) reads them, as it always did.
+//! way: [`WorkerStats`](crate::WorkerStats) reads them, as it always did. Nor are
+//! tasks timed (`task::Times`, [`Metrics::times_task`]): no clock is read for a task
+//! unless its op has a deadline, and a `TaskStatus` has no instants.
 //!
 //! # Cost
 //!
