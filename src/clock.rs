@@ -22,9 +22,6 @@
 //! happened, but nobody timed it": the stamp of a task in a pool built with
 //! `metrics(false)` (`task::Times`). Both convert to no `Instant` and no duration.
 
-// Read by the control plane and metrics, which land next.
-#![allow(dead_code)]
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

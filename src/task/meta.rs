@@ -79,7 +79,6 @@ impl Meta {
 /// `started` and `finished` are set to [`UNTIMED`] too, without reading the clock:
 /// the three readings are most of a small token's cost past its instructions
 /// (issue 15). `started != 0` still tells a status that the closure runs.
-#[allow(dead_code)] // read by the control plane and metrics, next.
 pub(crate) struct Times {
     pub queued: u64,
     pub started: StdAtomicU64,
