@@ -115,10 +115,10 @@ impl Sleep {
     ///
     /// `notify`'s first decisions are inlined into the caller: nobody parked, or a
     /// worker parked while another searches (in 200k bursts from outside with two
-    /// workers, all but 25 of 1.6 million spawns, counted), return without a call. Only a parked
-    /// worker with nobody searching goes on to `notify`, which reads the bits again
-    /// and decides the same way: these are the very loads it starts with, in its
-    /// order, each after the caller's fence.
+    /// workers, all but 25 of 1.6 million spawns, counted), return without a call.
+    /// Only a parked worker with nobody searching goes on to `notify`, which reads
+    /// the bits again and decides the same way: these are the very loads it starts
+    /// with, in its order, each after the caller's fence.
     #[inline]
     pub(crate) fn notify_one_near(&self) {
         if self.anyone_parked() && !self.someone_spinning() {
