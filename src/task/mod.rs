@@ -245,6 +245,11 @@ fn drop_quietly<V>(value: V) {
 }
 
 /// Allocates a task. Returns the queue's reference and the token's reference.
+///
+/// Always inlined into the spawn: left to itself, LLVM kept it out of line, and the
+/// call cost 17 to 21 instructions a spawn (callgrind: spawn+wait 767 → 748, an
+/// outside spawn 315 → 298).
+#[inline(always)]
 pub(crate) fn new<F, T>(f: F, meta: Meta) -> (TaskRef, NonNull<Header>)
 where
     F: FnOnce() -> T + Send + 'static,
